@@ -1,0 +1,71 @@
+"""The base every organization-scoped API view stands on: tenancy and role resolved before the handler."""
+
+import re
+
+from rest_framework import permissions, viewsets
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
+
+from .errors import Forbidden
+from .tenancy import Tenancy, resolve_tenancy
+
+
+class OrgRolePermission(permissions.BasePermission):
+    """Resolves the caller's organization and role once, then checks the view's role table."""
+
+    def has_permission(self, request, view):
+        if not getattr(request, "tenancy", None):
+            request.tenancy = resolve_tenancy(request)
+        if request.tenancy.role not in view.allowed_roles(request):
+            raise Forbidden(f"the {request.tenancy.role} role may not do this")
+        return True
+
+
+class OrgScopedMixin:
+    """Declare `roles` per HTTP method or `action_roles` per viewset action; anything unlisted is refused."""
+
+    permission_classes = [permissions.IsAuthenticated, OrgRolePermission]
+    roles: dict = {}
+    action_roles: dict = {}
+
+    def allowed_roles(self, request):
+        action = getattr(self, "action", None)
+        if action in self.action_roles:
+            return self.action_roles[action]
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        return self.roles.get(method, frozenset())
+
+    @property
+    def tenancy(self) -> Tenancy:
+        return self.request.tenancy
+
+
+class OrgAPIView(OrgScopedMixin, APIView):
+    pass
+
+
+class OrgViewSet(OrgScopedMixin, viewsets.GenericViewSet):
+    pass
+
+
+def api_router():
+    """Routes answer with and without a trailing slash (API.md)."""
+    router = SimpleRouter()
+    router.trailing_slash = "/?"
+    return router
+
+
+_OPTIONAL_SLASH = re.compile(r"/\?$")
+
+
+def schema_paths_hook(endpoints):
+    """Publish each route once, without the optional trailing slash."""
+    seen = set()
+    cleaned = []
+    for path, path_regex, method, callback in endpoints:
+        path = _OPTIONAL_SLASH.sub("", path).replace("/?", "")
+        if (path, method) in seen:
+            continue
+        seen.add((path, method))
+        cleaned.append((path, path_regex, method, callback))
+    return cleaned
