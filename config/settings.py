@@ -342,8 +342,9 @@ AUDIT_SEAL_DELAY_SECONDS = float(env("AUDIT_SEAL_DELAY_SECONDS", "10"))
 AUDIT_SEAL_BATCH = int(env("AUDIT_SEAL_BATCH", "5000"))
 
 # --- jobs -----------------------------------------------------------------------------------
-# In the embedded server the Celery worker runs as a thread of the web process.
-EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", CELERY_BROKER_URL == "memory://")
+# `manage.py serve` (what `make run` starts) runs a Celery worker and beat as threads of the web
+# process, on whatever broker is configured (in-memory without REDIS_URL); production runs them apart.
+EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", not PRODUCTION)
 WORKER_HEARTBEAT_MAX_AGE = int(env("WORKER_HEARTBEAT_MAX_AGE", "60"))
 
 LOGGING = {

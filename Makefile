@@ -1,0 +1,54 @@
+# Quorum — the two commands: `make run` (try it) and `make test` (the whole suite on PostgreSQL + Redis).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test prerequisites install install-dev migrate lint bench clean
+
+prerequisites:
+	@missing=0; \
+	if ! command -v $(PYTHON) >/dev/null 2>&1; then echo "missing: Python 3.11+ ($(PYTHON) not found; install python3.11 or set PYTHON=...)"; missing=1; \
+	elif ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then echo "missing: Python 3.11+ ($(PYTHON) is $$($(PYTHON) -V 2>&1); set PYTHON=python3.11)"; missing=1; \
+	elif ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then echo "missing: Python's venv/ensurepip (Debian: apt-get install python3-venv)"; missing=1; fi; \
+	if ! command -v node >/dev/null 2>&1; then echo "missing: Node.js (front-end build; Debian: apt-get install nodejs npm)"; missing=1; fi; \
+	exit $$missing
+
+$(VENV)/.installed: requirements/base.lock | prerequisites
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/base.lock
+	@touch $@
+
+$(VENV)/.installed-dev: requirements/dev.lock $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Embedded mode by default (SQLite + in-process worker, files under ./var/); PostgreSQL / Redis when
+# DATABASE_URL / REDIS_URL are set. Safe to run again; Ctrl-C stops everything it started.
+run: install
+	@$(PY) -m config.preflight
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py seed_demo
+	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+test: install-dev
+	@export DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}"; \
+	$(PY) -m config.preflight --require && \
+	DJANGO_ENV=test $(PY) -m pytest --create-db $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	@echo "benchmarks: see bench/README.md"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
