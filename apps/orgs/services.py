@@ -37,7 +37,7 @@ def _notify_membership(membership, change):
 
 
 @transaction.atomic
-def organization_create(*, slug: str, name: str, owner: User, phi: bool = False, request=None) -> Organization:
+def organization_create(*, slug: str, owner: User, name: str = "", phi: bool = False, request=None) -> Organization:
     slug = slugify(slug)
     if not slug:
         raise ApiError("a slug of letters, digits and dashes is required", details={"slug": ["required"]})

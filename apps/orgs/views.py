@@ -128,8 +128,9 @@ class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
         "list": EVERYONE,
         "retrieve": EVERYONE,
         "create": MANAGERS,
-        "partial_update": MANAGERS,
-        "destroy": MANAGERS,
+        # Object actions check the role after the lookup: someone else's membership is a 404 first.
+        "partial_update": EVERYONE,
+        "destroy": EVERYONE,
     }
     filterset_fields = ["role", "status"]
 
@@ -151,6 +152,7 @@ class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
     @extend_schema(request=MemberUpdateSerializer, responses=MembershipSerializer)
     def partial_update(self, request, pk=None):
         membership = access_membership(tenancy=self.tenancy, membership_id=pk)
+        self.require(MANAGERS)
         data = _valid(MemberUpdateSerializer, request.data)
         membership = services.membership_change_role(
             membership=membership, role=data["role"], actor=request.user, actor_role=self.tenancy.role,
@@ -161,6 +163,7 @@ class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
     @extend_schema(responses=MembershipSerializer)
     def destroy(self, request, pk=None):
         membership = access_membership(tenancy=self.tenancy, membership_id=pk)
+        self.require(MANAGERS)
         membership = services.membership_remove(
             membership=membership, actor=request.user, actor_role=self.tenancy.role, request=request
         )

@@ -1,0 +1,88 @@
+"""The role table of API.md as data: every row generates one case per role."""
+
+import pytest
+from django.db import transaction
+
+from apps.jobs.models import Job
+
+from ..conftest import ROLES, make_tenant, token_client
+
+O, M, R, A, V = "owner", "manager", "reviewer", "annotator", "viewer"
+
+
+def everyone(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def only(allowed: dict, otherwise: int):
+    return {role: allowed.get(str(role), otherwise) for role in ROLES}
+
+
+def job_of_annotator(t):
+    with transaction.atomic():
+        return Job.objects.create(organization=t.org, created_by=t.user(A), kind="test", time_limit=60).pk
+
+
+# (method, path template, body (dict or callable(role)), expected status per role)
+MATRIX = [
+    ("get", "/api/v1/me", None, everyone(200)),
+    ("get", "/api/v1/orgs", None, everyone(200)),
+    ("get", "/api/v1/orgs/{slug}", None, everyone(200)),
+    ("patch", "/api/v1/orgs/{slug}", {"name": "Renamed"}, only({O: 200}, 403)),
+    ("delete", "/api/v1/orgs/{slug}", None, only({O: 200}, 403)),
+    ("post", "/api/v1/orgs", {"slug": "fresh"}, everyone(403)),  # tokens never create organizations
+    ("get", "/api/v1/members", None, everyone(200)),
+    ("post", "/api/v1/members", {"email": "new@example.test", "role": "annotator"}, only({O: 201, M: 201}, 403)),
+    ("get", "/api/v1/members/{annotator_member}", None, only({O: 200, M: 200, A: 200}, 404)),
+    ("patch", "/api/v1/members/{annotator_member}", {"role": "reviewer"}, only({O: 200, M: 200, A: 403}, 404)),
+    ("delete", "/api/v1/members/{viewer_member}", None, only({O: 200, M: 200, V: 403}, 404)),
+    ("get", "/api/v1/tokens", None, everyone(200)),
+    ("post", "/api/v1/tokens", lambda role: {"name": "script", "role": role}, everyone(201)),
+    ("delete", "/api/v1/tokens/{annotator_token}", None, only({O: 204, M: 204, A: 204}, 404)),
+    ("get", "/api/v1/jobs", None, everyone(200)),
+    ("get", "/api/v1/jobs/{annotator_job}", None, only({O: 200, M: 200, A: 200}, 404)),
+    ("get", "/api/v1/audit", None, only({O: 200, M: 200}, 403)),
+    ("post", "/api/v1/audit/verify", None, only({O: 200, M: 200}, 403)),
+]
+
+
+def _cases():
+    for method, path, body, expected in MATRIX:
+        for role in ROLES:
+            yield pytest.param(method, path, body, str(role), expected[role], id=f"{method} {path} as {role}")
+
+
+@pytest.mark.parametrize("method,path,body,role,status", list(_cases()))
+def test_role_matrix(db, method, path, body, role, status):
+    t = make_tenant("acme")
+    from apps.orgs.models import ApiToken
+
+    ids = {
+        "slug": t.org.slug,
+        "annotator_member": t.member(A).pk,
+        "viewer_member": t.member(V).pk,
+        "annotator_token": ApiToken.objects.get(user=t.user(A)).pk,
+        "annotator_job": job_of_annotator(t) if "{annotator_job}" in path else 0,
+    }
+    url = path.format(**ids)
+    payload = body(role) if callable(body) else body
+    client = token_client(t.secrets[role])
+    response = getattr(client, method)(url, payload, format="json")
+    assert response.status_code == status, response.content
+    if status >= 400:
+        assert response.json()["error"]["code"] in {"permission_denied", "not_found"}
+
+
+def test_non_managers_list_only_themselves(tenant, as_role):
+    for role in (R, A, V):
+        results = as_role(role).get("/api/v1/members").json()["results"]
+        assert [m["id"] for m in results] == [tenant.member(role).pk]
+    managers_view = as_role(M).get("/api/v1/members?page_size=100").json()["results"]
+    assert {m["id"] for m in managers_view} == {m.pk for m in tenant.members.values()}
+
+
+def test_non_managers_list_only_their_own_tokens(tenant, as_role):
+    for role in (R, A, V):
+        results = as_role(role).get("/api/v1/tokens").json()["results"]
+        assert {t["user"] for t in results} == {tenant.user(role).email}
+    assert len(as_role(M).get("/api/v1/tokens").json()["results"]) == len(ROLES)

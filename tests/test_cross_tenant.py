@@ -1,0 +1,110 @@
+"""Every /api/v1/ route, walked with another organization's ids, answers 404 and leaks nothing.
+
+Routes come from the OpenAPI schema, so routes that later issues add are covered automatically;
+a new route with a path parameter fails here until it gets an id source below.
+"""
+
+import re
+
+import pytest
+from django.db import transaction
+from drf_spectacular.generators import SchemaGenerator
+
+from apps.jobs.models import Job
+from apps.orgs.models import ApiToken
+
+from .conftest import make_tenant, session_client, token_client
+
+# Path parameter → how to get the other organization's object for it (by route prefix).
+ID_SOURCES = {
+    "/api/v1/orgs/{slug}/": lambda other: other.org.slug,
+    "/api/v1/members/{id}/": lambda other: other.member("annotator").pk,
+    "/api/v1/tokens/{id}/": lambda other: ApiToken.objects.filter(organization=other.org).first().pk,
+    "/api/v1/jobs/{id}/": lambda other: other.job.pk,
+}
+
+# Routes that do not act inside one organization, with the reason.
+NOT_TENANT_SCOPED = {
+    ("/api/v1/orgs/", "post"): "creates a new organization for the signed-in user",
+    ("/api/v1/orgs/", "get"): "lists the caller's own organizations (checked below)",
+}
+
+
+def schema_operations():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        for method in operations:
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method
+
+
+@pytest.fixture
+def two_tenants(db):
+    mine, other = make_tenant("acme"), make_tenant("globex")
+    with transaction.atomic():
+        for tenant in (mine, other):
+            tenant.job = Job.objects.create(organization=tenant.org, created_by=tenant.user("manager"), kind="t",
+                                            time_limit=60)
+    return mine, other
+
+
+def _template(path):
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_every_route_with_ids_of_another_organization_is_404(two_tenants):
+    mine, other = two_tenants
+    owner = token_client(mine.secrets["owner"])
+    walked = 0
+    for path, method in schema_operations():
+        if "{" not in path:
+            continue
+        source = next((fn for prefix, fn in ID_SOURCES.items() if path.startswith(prefix)), None)
+        assert source is not None, f"add a cross-tenant id source for {path} to ID_SOURCES"
+        url = _template(path).format(source(other))
+        response = getattr(owner, method)(url, {}, format="json")
+        assert response.status_code == 404, f"{method.upper()} {url}: {response.status_code} {response.content!r}"
+        assert response.json()["error"]["code"] == "not_found"
+        assert other.org.slug not in response.content.decode().replace(url, "")
+        walked += 1
+    assert walked >= 8
+
+
+def test_every_route_in_another_organization_by_header_is_404(two_tenants):
+    mine, other = two_tenants
+    clients = {
+        "session": session_client(mine.user("owner")),
+        "token": token_client(mine.secrets["owner"]),
+    }
+    walked = 0
+    for path, method in schema_operations():
+        if (path, method) in NOT_TENANT_SCOPED:
+            continue
+        source = next((fn for prefix, fn in ID_SOURCES.items() if path.startswith(prefix)), None)
+        if path.startswith("/api/v1/orgs/"):
+            continue  # the slug in the path names the organization; covered by the test above
+        url = _template(path).format(source(mine)) if "{" in path else path
+        for kind, client in clients.items():
+            response = getattr(client, method)(url, {}, format="json", HTTP_X_ORGANIZATION=other.org.slug)
+            assert response.status_code == 404, f"{kind} {method.upper()} {url}: {response.status_code}"
+            walked += 1
+    assert walked >= 12
+
+
+def test_lists_never_show_another_organization(two_tenants):
+    mine, other = two_tenants
+    owner = token_client(mine.secrets["owner"])
+    assert [o["slug"] for o in owner.get("/api/v1/orgs").json()["results"]] == ["acme"]
+    members = owner.get("/api/v1/members?page_size=1000").json()["results"]
+    assert {m["email"].split("@")[1] for m in members} == {"acme.test"}
+    tokens = owner.get("/api/v1/tokens?page_size=1000").json()["results"]
+    assert all(t["user"].endswith("@acme.test") for t in tokens)
+    assert [j["id"] for j in owner.get("/api/v1/jobs").json()["results"]] == [mine.job.pk]
+    audit = owner.get("/api/v1/audit?page_size=1000").json()["results"]
+    assert audit and all("globex" not in (e["actor_label"] or "") for e in audit)
+
+
+def test_a_token_works_only_in_its_own_organization(two_tenants):
+    mine, other = two_tenants
+    response = token_client(mine.secrets["manager"]).get("/api/v1/me", HTTP_X_ORGANIZATION="globex")
+    assert response.status_code == 404
