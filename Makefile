@@ -47,8 +47,11 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum_bench
+
 bench: install-dev
-	@echo "benchmarks: see bench/README.md"
+	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" DEBUG=0; \
+	$(PY) -m config.preflight --require && $(PY) bench/audit_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

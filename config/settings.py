@@ -141,9 +141,14 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(env("DB_CONN_MAX_AGE", "0")))}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})
+        # A psycopg connection pool per process: no connect per request, and safe under ASGI threads.
+        pool_size = int(env("DB_POOL_MAX_SIZE", "10"))
+        if pool_size > 0:
+            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 1, "max_size": pool_size, "timeout": float(env("DB_POOL_TIMEOUT", "10")),
+            }
         DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", f"test_{DATABASES['default']['NAME']}")}
 else:
     # Embedded default (DESIGN §2): SQLite in WAL mode; IMMEDIATE transactions take the write
@@ -199,6 +204,9 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# django-guardian: object-level grants (e.g. "this annotator works on this project"); no anonymous user row.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -240,6 +248,9 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0"))
 X_FRAME_OPTIONS = "DENY"
 INVITATION_DAYS = int(env("INVITATION_DAYS", "7"))
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
@@ -314,9 +325,9 @@ CONTENT_SECURITY_POLICY = {
 
 # --- files ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -35,7 +35,8 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or '-'} {self.action} {self.object_type}:{self.object_id}"
+        who = self.actor_label or "-"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}:{self.object_id}"
 
 
 class AuditSeal(models.Model):

@@ -7,7 +7,7 @@ from apps.jobs.models import Job
 
 from ..conftest import ROLES, make_tenant, token_client
 
-O, M, R, A, V = "owner", "manager", "reviewer", "annotator", "viewer"
+OW, M, R, A, V = "owner", "manager", "reviewer", "annotator", "viewer"
 
 
 def everyone(status):
@@ -28,21 +28,21 @@ MATRIX = [
     ("get", "/api/v1/me", None, everyone(200)),
     ("get", "/api/v1/orgs", None, everyone(200)),
     ("get", "/api/v1/orgs/{slug}", None, everyone(200)),
-    ("patch", "/api/v1/orgs/{slug}", {"name": "Renamed"}, only({O: 200}, 403)),
-    ("delete", "/api/v1/orgs/{slug}", None, only({O: 200}, 403)),
+    ("patch", "/api/v1/orgs/{slug}", {"name": "Renamed"}, only({OW: 200}, 403)),
+    ("delete", "/api/v1/orgs/{slug}", None, only({OW: 200}, 403)),
     ("post", "/api/v1/orgs", {"slug": "fresh"}, everyone(403)),  # tokens never create organizations
     ("get", "/api/v1/members", None, everyone(200)),
-    ("post", "/api/v1/members", {"email": "new@example.test", "role": "annotator"}, only({O: 201, M: 201}, 403)),
-    ("get", "/api/v1/members/{annotator_member}", None, only({O: 200, M: 200, A: 200}, 404)),
-    ("patch", "/api/v1/members/{annotator_member}", {"role": "reviewer"}, only({O: 200, M: 200, A: 403}, 404)),
-    ("delete", "/api/v1/members/{viewer_member}", None, only({O: 200, M: 200, V: 403}, 404)),
+    ("post", "/api/v1/members", {"email": "new@example.test", "role": "annotator"}, only({OW: 201, M: 201}, 403)),
+    ("get", "/api/v1/members/{annotator_member}", None, only({OW: 200, M: 200, A: 200}, 404)),
+    ("patch", "/api/v1/members/{annotator_member}", {"role": "reviewer"}, only({OW: 200, M: 200, A: 403}, 404)),
+    ("delete", "/api/v1/members/{viewer_member}", None, only({OW: 200, M: 200, V: 403}, 404)),
     ("get", "/api/v1/tokens", None, everyone(200)),
     ("post", "/api/v1/tokens", lambda role: {"name": "script", "role": role}, everyone(201)),
-    ("delete", "/api/v1/tokens/{annotator_token}", None, only({O: 204, M: 204, A: 204}, 404)),
+    ("delete", "/api/v1/tokens/{annotator_token}", None, only({OW: 204, M: 204, A: 204}, 404)),
     ("get", "/api/v1/jobs", None, everyone(200)),
-    ("get", "/api/v1/jobs/{annotator_job}", None, only({O: 200, M: 200, A: 200}, 404)),
-    ("get", "/api/v1/audit", None, only({O: 200, M: 200}, 403)),
-    ("post", "/api/v1/audit/verify", None, only({O: 200, M: 200}, 403)),
+    ("get", "/api/v1/jobs/{annotator_job}", None, only({OW: 200, M: 200, A: 200}, 404)),
+    ("get", "/api/v1/audit", None, only({OW: 200, M: 200}, 403)),
+    ("post", "/api/v1/audit/verify", None, only({OW: 200, M: 200}, 403)),
 ]
 
 
