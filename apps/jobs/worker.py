@@ -22,9 +22,8 @@ def worker_is_alive() -> bool:
     return beat is not None and time.time() - beat < settings.WORKER_HEARTBEAT_MAX_AGE
 
 
-@signals.worker_ready.connect
-def _heartbeat_thread(sender=None, **kwargs):
-    """Every worker process keeps the heartbeat fresh, with or without beat running."""
+def start_heartbeat_thread() -> None:
+    """Keep the heartbeat fresh from inside the worker process, whether or not beat runs."""
 
     def beat():
         while True:
@@ -35,6 +34,12 @@ def _heartbeat_thread(sender=None, **kwargs):
             time.sleep(max(1.0, settings.WORKER_HEARTBEAT_MAX_AGE / 4))
 
     threading.Thread(target=beat, name="quorum-worker-heartbeat", daemon=True).start()
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(sender=None, **kwargs):
+    # Sent by `celery worker`; the embedded worker starts the thread itself.
+    start_heartbeat_thread()
 
 
 class EmbeddedWorker:
@@ -67,7 +72,7 @@ class EmbeddedWorker:
         threading.Thread(target=self.worker.start, name="quorum-embedded-worker", daemon=True).start()
         self.beat = EmbeddedService(self.app, thread=True, scheduler_cls="celery.beat:Scheduler")
         self.beat.start()
-        record_worker_heartbeat()
+        start_heartbeat_thread()
         log.info("embedded job worker started (%s threads)", self.concurrency)
 
     def stop(self):

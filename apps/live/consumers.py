@@ -14,17 +14,23 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.tenancy = self.scope.get("tenancy")
         if self.tenancy is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         self.live_groups = await self.groups_for_connection()
         if self.live_groups is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self.refuse(CLOSE_NOT_FOUND)
             return
         for group in self.live_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "organization": self.tenancy.organization.slug,
                               "role": self.tenancy.role})
+
+    async def refuse(self, code):
+        # Closing before accepting is a bare HTTP 403 on the handshake, and the client never sees the
+        # code; accept first so it gets 4401/4404 and can tell "sign in again" from a network error.
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code):
         for group in getattr(self, "live_groups", None) or []:

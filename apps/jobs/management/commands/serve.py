@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 host=host,
                 port=port,
                 lifespan="off",
-                ws="websockets",
+                ws="websockets-sansio",
                 log_level=os.environ.get("UVICORN_LOG_LEVEL", "info"),
                 proxy_headers=True,
             )
