@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 from rest_framework.exceptions import APIException
 
 from apps.orgs.authentication import token_from_secret
+from apps.orgs.selectors import mfa_setup_required
 from apps.orgs.tenancy import SESSION_KEY, tenancy_for
 
 
@@ -21,6 +22,9 @@ def _token_user(secret):
 
 @database_sync_to_async
 def _tenancy(user, token, slug, session_org_id):
+    # Browser sessions of PHI members follow the same TOTP rule as pages and the API.
+    if token is None and mfa_setup_required(user=user):
+        return None
     try:
         return tenancy_for(user=user, token=token, slug=slug, session_org_id=session_org_id)
     except APIException:

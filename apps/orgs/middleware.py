@@ -2,13 +2,13 @@
 
 import logging
 
-from allauth.mfa.models import Authenticator
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from .authentication import ApiTokenAuthentication
 from .errors import envelope
-from .models import Membership
+from .selectors import mfa_setup_required
 
 EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/invitations/")
 
@@ -23,8 +23,8 @@ class PhiMfaRequiredMiddleware:
             user is not None
             and user.is_authenticated
             and not request.path.startswith(EXEMPT_PREFIXES)
-            and "HTTP_AUTHORIZATION" not in request.META  # API tokens: pipelines, no MFA prompt
-            and self._needs_mfa(user)
+            and not self._uses_api_token(request)  # API tokens: pipelines, no MFA prompt
+            and mfa_setup_required(user=user)
         ):
             if request.path.startswith("/api/"):
                 return JsonResponse(
@@ -35,13 +35,10 @@ class PhiMfaRequiredMiddleware:
         return self.get_response(request)
 
     @staticmethod
-    def _needs_mfa(user) -> bool:
-        in_phi_org = Membership.objects.filter(
-            user=user, status=Membership.Status.ACTIVE, organization__phi=True, organization__is_active=True
-        ).exists()
-        if not in_phi_org:
-            return False
-        return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    def _uses_api_token(request) -> bool:
+        # Any other Authorization header leaves the session in charge, so it must not skip the check.
+        scheme = (request.META.get("HTTP_AUTHORIZATION", "").split() or [""])[0].lower()
+        return request.path.startswith("/api/") and scheme in ApiTokenAuthentication.keywords
 
 
 class ApiErrorMiddleware:

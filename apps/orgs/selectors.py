@@ -1,5 +1,7 @@
 """Reads of the orgs app; each takes the caller's tenancy, so no query can forget the tenant."""
 
+from allauth.mfa.models import Authenticator
+
 from .errors import NotFound
 from .models import ApiToken, Membership, Organization
 from .roles import MANAGERS, role_covers
@@ -54,3 +56,11 @@ def access_token(*, tenancy: Tenancy, token_id) -> ApiToken:
 
 def may_revoke_token(*, tenancy: Tenancy, token: ApiToken) -> bool:
     return token.user_id == tenancy.user.pk or role_covers(tenancy.role, token.role)
+
+
+def mfa_setup_required(*, user) -> bool:
+    """A member of an active PHI organization without TOTP must set it up before doing anything."""
+    in_phi_org = Membership.objects.filter(
+        user=user, status=Membership.Status.ACTIVE, organization__phi=True, organization__is_active=True
+    ).exists()
+    return in_phi_org and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

@@ -142,3 +142,36 @@ def test_a_foreign_origin_is_refused(server, tenant):
         connect(f"ws://{server}/ws/me/?token={tenant.secrets['annotator']}", origin="http://evil.example",
                 open_timeout=5)
     assert refused.value.response.status_code == 403
+
+
+def _session_cookie(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def test_a_browser_session_connects_and_phi_members_need_totp_first(server, tenant):
+    from allauth.mfa.models import Authenticator
+
+    user = tenant.user("annotator")
+    headers = {"Cookie": _session_cookie(user)}
+    with connect(f"ws://{server}/ws/me/", origin=f"http://{server}", additional_headers=headers,
+                 open_timeout=5) as ws:
+        assert recv_json(ws)["role"] == "annotator"
+
+    type(tenant.org).objects.filter(pk=tenant.org.pk).update(phi=True)
+    with connect(f"ws://{server}/ws/me/", origin=f"http://{server}", additional_headers=headers,
+                 open_timeout=5) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
+    # Pipelines' tokens are not asked for TOTP (as on the API).
+    with ws_connect(server, f"?token={tenant.secrets['annotator']}") as ws:
+        assert recv_json(ws)["type"] == "hello"
+
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    with connect(f"ws://{server}/ws/me/", origin=f"http://{server}", additional_headers=headers,
+                 open_timeout=5) as ws:
+        assert recv_json(ws)["type"] == "hello"
