@@ -44,3 +44,18 @@ def user_set_password(*, user: User, password: str, verify_email: bool = False) 
             user=user, email__iexact=user.email, defaults={"email": user.email, "verified": True, "primary": True}
         )
     return user
+
+
+def user_for_command(*, email: str, password: str | None) -> tuple[User, str | None]:
+    """The command line's user lookup: an existing user, or a new one with `password` or a generated one.
+
+    Returns (user, the generated password or None). A password given for an existing user is refused,
+    so a typo never silently leaves someone with a password they do not know.
+    """
+    user = user_by_email(email)
+    if user is not None:
+        if password:
+            raise ValueError(f"{email} exists already; --password applies to new users only")
+        return user, None
+    generated = None if password else generate_password()
+    return user_create(email=email, password=password or generated), generated

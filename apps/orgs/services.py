@@ -38,9 +38,9 @@ def _notify_membership(membership, change):
 
 @transaction.atomic
 def organization_create(*, slug: str, owner: User, name: str = "", phi: bool = False, request=None) -> Organization:
-    slug = slugify(slug)
-    if not slug:
-        raise ApiError("a slug of letters, digits and dashes is required", details={"slug": ["required"]})
+    if not slug or slugify(slug) != slug:
+        raise ApiError("the slug must be lowercase letters, digits and dashes",
+                       details={"slug": [f"invalid; try {slugify(slug) or 'my-team'!r}"]})
     if Organization.objects.filter(slug=slug).exists():
         raise Conflict(f"organization {slug!r} exists", details={"slug": ["taken"]})
     org = Organization(slug=slug, name=name or slug, phi=phi)

@@ -1,10 +1,11 @@
 """`manage.py create_org SLUG --name NAME --owner EMAIL [--password P] [--phi]`."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.exceptions import APIException
 
-from apps.accounts.services import generate_password, user_by_email, user_create
+from apps.accounts.services import user_for_command
 from apps.orgs.services import organization_create
 
 
@@ -19,18 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("--phi", action="store_true", help="HIPAA-scoped organization (MFA required)")
 
     def handle(self, *args, slug, name, owner, password, phi, **options):
-        generated = None
         try:
             with transaction.atomic():
-                user = user_by_email(owner)
-                if user is None:
-                    generated = None if password else generate_password()
-                    user = user_create(email=owner, password=password or generated)
-                elif password:
-                    raise CommandError(f"{owner} exists already; --password applies to new users only")
+                user, generated = user_for_command(email=owner, password=password)
                 org = organization_create(slug=slug, name=name, owner=user, phi=phi)
         except APIException as exc:
             raise CommandError(str(exc.detail)) from exc
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stderr.write(f"created organization {org.slug} ({org.name}){' [PHI]' if org.phi else ''} "
                           f"owned by {user.email}")
         if generated:

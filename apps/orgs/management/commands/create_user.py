@@ -1,10 +1,11 @@
 """`manage.py create_user EMAIL --org SLUG --role ROLE [--password P]`."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.exceptions import APIException
 
-from apps.accounts.services import generate_password, user_by_email, user_create
+from apps.accounts.services import user_for_command
 from apps.orgs.models import Organization
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add
@@ -23,18 +24,16 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=org, is_active=True).first()
         if organization is None:
             raise CommandError(f"no active organization with slug {org!r}")
-        generated = None
         try:
             with transaction.atomic():
-                user = user_by_email(email)
-                if user is None:
-                    generated = None if password else generate_password()
-                    user = user_create(email=email, password=password or generated)
-                elif password:
-                    raise CommandError(f"{email} exists already; --password applies to new users only")
+                user, generated = user_for_command(email=email, password=password)
                 membership = member_add(organization=organization, user=user, role=role)
         except APIException as exc:
             raise CommandError(str(exc.detail)) from exc
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stderr.write(f"{user.email} is now {membership.role} of {organization.slug} (member {membership.pk})")
         if generated:
             self.stderr.write(f"password of {user.email}:")
