@@ -1,8 +1,11 @@
 """The consumer base every live route uses, and /ws/me/."""
 
+import asyncio
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .groups import user_group
+from .services import remember_server_loop
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -12,6 +15,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     """Accepts only callers with a tenancy; subclasses name their groups (and may refuse with 4404)."""
 
     async def connect(self):
+        remember_server_loop(asyncio.get_running_loop())
         self.tenancy = self.scope.get("tenancy")
         if self.tenancy is None:
             await self.refuse(CLOSE_UNAUTHENTICATED)

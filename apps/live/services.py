@@ -1,12 +1,22 @@
 """Sending live events: always after the transaction that caused them commits (STYLE.md 5)."""
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
+
+# The event loop serving the sockets of this process (embedded mode: the in-memory layer's queues
+# belong to it, so senders on other threads, such as the job worker, must hand it their sends).
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _server_loop
+    _server_loop = loop
 
 
 def broadcast(group: str, message: dict) -> None:
@@ -14,8 +24,20 @@ def broadcast(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    event = {"type": "live.event", "payload": message}
     try:
-        async_to_sync(layer.group_send)(group, {"type": "live.event", "payload": message})
+        loop = _server_loop
+        if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+            try:
+                current = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            if current is loop:
+                loop.create_task(layer.group_send(group, event))
+            else:
+                asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop).result(timeout=5)
+            return
+        async_to_sync(layer.group_send)(group, event)
     except Exception:  # a live update must never break the write that caused it
         log.exception("live broadcast to %s failed", group)
 

@@ -29,6 +29,17 @@ def free_port() -> int:
 @pytest.fixture
 def server(transactional_db):
     """Quorum's ASGI application served by uvicorn in a thread; yields its base URL without scheme."""
+    yield from _serve()
+
+
+@pytest.fixture
+def server_in_memory(transactional_db, settings):
+    """The same, with the embedded mode's in-memory channel layer."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    yield from _serve()
+
+
+def _serve():
     port = free_port()
     config = uvicorn.Config("config.asgi:application", host="127.0.0.1", port=port, lifespan="off",
                             ws="websockets-sansio", log_level="warning")
@@ -175,3 +186,20 @@ def test_a_browser_session_connects_and_phi_members_need_totp_first(server, tena
     with connect(f"ws://{server}/ws/me/", origin=f"http://{server}", additional_headers=headers,
                  open_timeout=5) as ws:
         assert recv_json(ws)["type"] == "hello"
+
+
+def test_in_memory_layer_delivers_events_sent_from_a_worker_thread(server_in_memory, tenant):
+    """Embedded mode: a job running on the worker thread reaches sockets of the same process."""
+    from channels.layers import get_channel_layer
+
+    from apps.live.groups import user_group
+    from apps.live.services import broadcast
+
+    assert type(get_channel_layer()).__name__ == "InMemoryChannelLayer"
+    user = tenant.user("annotator")
+    with ws_connect(server_in_memory, f"?token={tenant.secrets['annotator']}") as ws:
+        assert recv_json(ws)["type"] == "hello"
+        sender = threading.Thread(target=broadcast, args=(user_group(user.pk), {"type": "job.progress", "n": 1}))
+        sender.start()
+        sender.join(10)
+        assert recv_json(ws, timeout=5) == {"type": "job.progress", "n": 1}
