@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.jobs.views import healthz
 from apps.orgs import web as orgs_web
@@ -20,7 +20,7 @@ urlpatterns = [
     path("invitations/<str:key>/", orgs_web.invitation_accept, name="invitation_accept"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^healthz/?$", healthz, name="healthz"),
     # Unknown API routes answer with the error envelope even when DEBUG is on.
     re_path(r"^api/", page_not_found),

@@ -52,7 +52,8 @@ class OrgAPIView(OrgScopedMixin, APIView):
 
 
 class OrgViewSet(OrgScopedMixin, viewsets.GenericViewSet):
-    pass
+    # Ids are bigints: anything else (or too long for one) is an unknown route, a 404, never a 500.
+    lookup_value_regex = r"[0-9]{1,18}"
 
 
 def api_router():

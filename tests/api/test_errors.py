@@ -84,3 +84,30 @@ def test_unexpected_exception_under_api_is_500_envelope(db):
 def test_session_user_of_no_such_org_header_is_404(tenant):
     response = session_client(tenant.user("owner")).get("/api/v1/me", HTTP_X_ORGANIZATION="nope")
     assert_envelope(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/members/abc", "/api/v1/tokens/99999999999999999999999",
+                                  "/api/v1/jobs/-1", "/api/v1/members/1.5"])
+def test_malformed_ids_are_404_not_500(tenant, as_role, path):
+    for method in ("get", "patch", "delete"):
+        assert_envelope(getattr(as_role("owner"), method)(path, {}, format="json"), 404, "not_found")
+
+
+def test_bad_cursor_is_a_clean_error(tenant, as_role):
+    response = as_role("owner").get("/api/v1/members?cursor=not-a-cursor")
+    assert_envelope(response, 404, "not_found")
+
+
+def test_page_size_is_capped_at_1000(tenant, as_role):
+    from django.utils import timezone
+
+    from apps.audit.models import AuditEvent
+
+    AuditEvent.objects.bulk_create(
+        AuditEvent(organization=tenant.org, at=timezone.now(), action="bulk.test", digest="0" * 64)
+        for _ in range(1005)
+    )
+    body = as_role("owner").get("/api/v1/audit?action=bulk.test&page_size=100000").json()
+    assert len(body["results"]) == 1000 and body["next"] is not None
+    rest = as_role("owner").get(body["next"]).json()
+    assert len(rest["results"]) == 5 and rest["next"] is None

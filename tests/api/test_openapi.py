@@ -48,3 +48,9 @@ def test_swagger_ui_is_served_without_a_cdn(db, client):
     assert "swagger-ui" in html
     for src in re.findall(r'(?:src|href)="([^"]+)"', html):
         assert not src.startswith(("http://", "https://", "//")), src
+    # The Content-Security-Policy allows no inline script: every script is a file of this site.
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", html) == []
+    init = re.search(r'<script src="(/api/docs/[^"]*)"', html).group(1)
+    script = client.get(init)
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
