@@ -1,7 +1,7 @@
 """HTTP API of the orgs app: /me, /orgs, /members, /tokens and the organization's /audit trail."""
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -213,7 +213,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-AUDIT_FILTERS = ["action", "action_prefix", "object_type", "object_id", "actor_id", "since", "until"]
+class AuditFilterSerializer(serializers.Serializer):
+    action = serializers.CharField(required=False, max_length=64)
+    action_prefix = serializers.CharField(required=False, max_length=64)
+    object_type = serializers.CharField(required=False, max_length=64)
+    object_id = serializers.CharField(required=False, max_length=64)
+    actor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
 
 
 class AuditViewSet(mixins.ListModelMixin, OrgViewSet):
@@ -225,10 +232,10 @@ class AuditViewSet(mixins.ListModelMixin, OrgViewSet):
     filter_backends: list = []
 
     def get_queryset(self):
-        filters = {name: self.request.query_params.get(name) for name in AUDIT_FILTERS}
+        filters = _valid(AuditFilterSerializer, self.request.query_params)
         return audit_events(organization_id=self.tenancy.organization.pk, filters=filters)
 
-    @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in AUDIT_FILTERS])
+    @extend_schema(parameters=[AuditFilterSerializer])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -111,3 +111,16 @@ def test_page_size_is_capped_at_1000(tenant, as_role):
     assert len(body["results"]) == 1000 and body["next"] is not None
     rest = as_role("owner").get(body["next"]).json()
     assert len(rest["results"]) == 5 and rest["next"] is None
+
+
+@pytest.mark.parametrize("query", ["actor_id=abc", "since=yesterday", "actor_id=99999999999999999999999"])
+def test_bad_filters_are_400_naming_the_filter(tenant, as_role, query):
+    error = assert_envelope(as_role("owner").get(f"/api/v1/audit?{query}"), 400, "validation_error")
+    assert query.split("=")[0] in error["details"]
+
+
+def test_audit_filters_by_actor_and_time(tenant, as_role):
+    manager = tenant.user("manager")
+    everything = as_role("owner").get(f"/api/v1/audit?actor_id={manager.pk}&page_size=1000").json()["results"]
+    assert everything and {e["actor"] for e in everything} == {manager.pk}
+    assert as_role("owner").get("/api/v1/audit?since=2999-01-01T00:00:00Z").json()["results"] == []
