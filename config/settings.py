@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "apps.orgs",
     "apps.live",
     "apps.jobs",
+    "apps.projects",
 ]
 
 MIDDLEWARE = [

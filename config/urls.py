@@ -11,6 +11,7 @@ from apps.orgs.errors import page_not_found
 api_v1 = [
     path("", include("apps.orgs.urls")),
     path("", include("apps.jobs.urls")),
+    path("", include("apps.projects.urls")),
 ]
 
 urlpatterns = [

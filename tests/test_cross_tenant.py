@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
+from apps.projects.services import project_create
 
 from .conftest import make_tenant, session_client, token_client
 
@@ -21,7 +22,11 @@ ID_SOURCES = {
     "/api/v1/members/{id}/": lambda other: other.member("annotator").pk,
     "/api/v1/tokens/{id}/": lambda other: ApiToken.objects.filter(organization=other.org).first().pk,
     "/api/v1/jobs/{id}/": lambda other: other.job.pk,
+    "/api/v1/projects/{id}/": lambda other: other.project.pk,
 }
+
+TEXT_SPEC = {"data": {"text": {"type": "text"}},
+             "controls": {"label": {"type": "choices", "to": "text", "labels": [{"value": "a"}, {"value": "b"}]}}}
 
 # Routes that do not act inside one organization, with the reason.
 NOT_TENANT_SCOPED = {
@@ -45,6 +50,8 @@ def two_tenants(db):
         for tenant in (mine, other):
             tenant.job = Job.objects.create(organization=tenant.org, created_by=tenant.user("manager"), kind="t",
                                             time_limit=60)
+            tenant.project = project_create(organization=tenant.org, actor=tenant.user("manager"), name="P",
+                                            label_schema=TEXT_SPEC)
     return mine, other
 
 
@@ -100,6 +107,7 @@ def test_lists_never_show_another_organization(two_tenants):
     tokens = owner.get("/api/v1/tokens?page_size=1000").json()["results"]
     assert all(t["user"].endswith("@acme.test") for t in tokens)
     assert [j["id"] for j in owner.get("/api/v1/jobs").json()["results"]] == [mine.job.pk]
+    assert [p["id"] for p in owner.get("/api/v1/projects").json()["results"]] == [mine.project.pk]
     audit = owner.get("/api/v1/audit?page_size=1000").json()["results"]
     assert audit and all("globex" not in (e["actor_label"] or "") for e in audit)
 

@@ -4,10 +4,15 @@ import pytest
 from django.db import transaction
 
 from apps.jobs.models import Job
+from apps.projects.services import project_create
 
 from ..conftest import ROLES, make_tenant, token_client
 
 OW, M, R, A, V = "owner", "manager", "reviewer", "annotator", "viewer"
+
+
+SPEC = {"data": {"text": {"type": "text"}},
+        "controls": {"label": {"type": "choices", "to": "text", "labels": [{"value": "a"}, {"value": "b"}]}}}
 
 
 def everyone(status):
@@ -41,6 +46,13 @@ MATRIX = [
     ("delete", "/api/v1/tokens/{annotator_token}", None, only({OW: 204, M: 204, A: 204}, 404)),
     ("get", "/api/v1/jobs", None, everyone(200)),
     ("get", "/api/v1/jobs/{annotator_job}", None, only({OW: 200, M: 200, A: 200}, 404)),
+    ("get", "/api/v1/projects", None, everyone(200)),
+    ("post", "/api/v1/projects", {"name": "P", "label_schema": SPEC}, only({OW: 201, M: 201}, 403)),
+    ("get", "/api/v1/projects/{project}", None, everyone(200)),
+    ("patch", "/api/v1/projects/{project}", {"name": "Q"}, only({OW: 200, M: 200}, 403)),
+    ("delete", "/api/v1/projects/{project}", None, only({OW: 204, M: 204}, 403)),
+    ("get", "/api/v1/projects/{project}/schema", None, everyone(200)),
+    ("post", "/api/v1/projects/{project}/schema", {"label_schema": SPEC}, only({OW: 201, M: 201}, 403)),
     ("get", "/api/v1/audit", None, only({OW: 200, M: 200}, 403)),
     ("post", "/api/v1/audit/verify", None, only({OW: 200, M: 200}, 403)),
 ]
@@ -63,6 +75,8 @@ def test_role_matrix(db, method, path, body, role, status):
         "viewer_member": t.member(V).pk,
         "annotator_token": ApiToken.objects.get(user=t.user(A)).pk,
         "annotator_job": job_of_annotator(t) if "{annotator_job}" in path else 0,
+        "project": project_create(organization=t.org, actor=t.user(M), name="P", label_schema=SPEC).pk
+        if "{project}" in path else 0,
     }
     url = path.format(**ids)
     payload = body(role) if callable(body) else body

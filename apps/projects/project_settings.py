@@ -1,0 +1,125 @@
+"""Project settings (DESIGN §4): defaults, deep-merging PATCHes, and validation."""
+
+import copy
+from decimal import Decimal, InvalidOperation
+
+DEFAULTS = {
+    "overlap": 1,
+    "max_overlap": 1,
+    "consensus_target": 0.8,
+    "gold_rate": 0.0,
+    "review_policy": {"mode": "none", "fraction": 0.1},
+    "lease_seconds": 3600,
+    "show_predictions": True,
+    "gold_feedback": False,
+    "auto_accept_confidence": None,
+    "access": {"pools": [], "skill_filter": ""},
+    "pay": {"per_submitted": "0.00", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"},
+    "active_learning": {"strategy": "none"},
+    "prelabel": None,
+}
+REVIEW_MODES = ("none", "all", "sample")
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+
+
+class SettingsError(ValueError):
+    def __init__(self, errors: dict):
+        super().__init__("invalid settings")
+        self.errors = errors
+
+
+def merge(base: dict, patch: dict) -> dict:
+    """Deep merge: keys not in `patch` are kept (API.md: settings PATCHes merge deeply)."""
+    merged = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _number(value, *, integer=False):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if integer and not isinstance(value, int):
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+def _decimal_string(value):
+    if not isinstance(value, str):
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
+def validate(settings: dict) -> dict:
+    """Complete `settings` with the defaults and check every value; SettingsError names each bad key."""
+    if not isinstance(settings, dict):
+        raise SettingsError({"settings": ["must be an object"]})
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    errors: dict[str, list[str]] = {key: ["unknown setting"] for key in unknown}
+    s = merge(DEFAULTS, settings)
+
+    overlap = _number(s["overlap"], integer=True)
+    if overlap is None or not 1 <= overlap <= 1000:
+        errors["overlap"] = ["an integer from 1 to 1000"]
+    max_overlap = _number(s["max_overlap"], integer=True)
+    if "max_overlap" not in settings and overlap is not None:
+        s["max_overlap"] = max_overlap = max(overlap, DEFAULTS["max_overlap"])
+    if max_overlap is None or (overlap is not None and max_overlap < overlap) or (max_overlap or 0) > 1000:
+        errors["max_overlap"] = ["an integer, at least overlap"]
+    target = _number(s["consensus_target"])
+    if target is None or not 0 <= target <= 1:
+        errors["consensus_target"] = ["a number from 0 to 1"]
+    gold_rate = _number(s["gold_rate"])
+    if gold_rate is None or not 0 <= gold_rate < 1:
+        errors["gold_rate"] = ["a number, at least 0 and below 1"]
+    policy = s["review_policy"]
+    if not isinstance(policy, dict) or set(policy) - {"mode", "fraction"}:
+        errors["review_policy"] = ['{"mode": "none"|"all"|"sample", "fraction": 0..1}']
+    else:
+        fraction = _number(policy.get("fraction"))
+        if policy.get("mode") not in REVIEW_MODES:
+            errors["review_policy"] = [f"mode must be one of {', '.join(REVIEW_MODES)}"]
+        elif fraction is None or not 0 < fraction <= 1:
+            errors["review_policy"] = ["fraction must be above 0 and at most 1"]
+    lease = _number(s["lease_seconds"], integer=True)
+    if lease is None or not 0 < lease <= MAX_LEASE_SECONDS:
+        errors["lease_seconds"] = [f"an integer of seconds above 0, at most {MAX_LEASE_SECONDS}"]
+    for flag in ("show_predictions", "gold_feedback"):
+        if not isinstance(s[flag], bool):
+            errors[flag] = ["true or false"]
+    auto = s["auto_accept_confidence"]
+    if auto is not None and ((_number(auto) is None) or not 0 < auto <= 1):
+        errors["auto_accept_confidence"] = ["null (off) or a number above 0 and at most 1"]
+    access = s["access"]
+    if not isinstance(access, dict) or set(access) - {"pools", "skill_filter"}:
+        errors["access"] = ['{"pools": [ids], "skill_filter": "<expression>"}']
+    elif not isinstance(access.get("pools"), list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) for p in access["pools"]
+    ) or not isinstance(access.get("skill_filter"), str):
+        errors["access"] = ["pools is a list of pool ids, skill_filter a string"]
+    pay = s["pay"]
+    if not isinstance(pay, dict) or set(pay) - set(DEFAULTS["pay"]):
+        errors["pay"] = ["per_submitted, per_accepted, per_hour (decimal strings) and currency"]
+    else:
+        for key in ("per_submitted", "per_accepted", "per_hour"):
+            if _decimal_string(pay.get(key)) is None:
+                errors.setdefault("pay", []).append(f"{key} must be a non-negative decimal string like \"0.05\"")
+        currency = pay.get("currency")
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            errors.setdefault("pay", []).append("currency is a three-letter ISO 4217 code such as USD")
+    if not isinstance(s["active_learning"], dict) or not isinstance(s["active_learning"].get("strategy"), str):
+        errors["active_learning"] = ['{"strategy": "<name>"}']
+    if s["prelabel"] is not None and not isinstance(s["prelabel"], dict):
+        errors["prelabel"] = ["null or an object naming a model backend"]
+    if errors:
+        raise SettingsError(errors)
+    return s

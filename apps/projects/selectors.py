@@ -1,0 +1,37 @@
+"""Reads of the projects app, always through the caller's tenancy."""
+
+from django.db.models import Q
+from guardian.shortcuts import get_objects_for_user
+
+from apps.orgs.errors import NotFound
+from apps.orgs.roles import READERS
+from apps.orgs.tenancy import Tenancy
+
+from .models import LabelSchemaVersion, Project
+
+
+def projects_visible(*, tenancy: Tenancy):
+    """Managers, owners and viewers see every project; reviewers and annotators those open to them.
+
+    Open = not archived, and either open to every member (no pools, no skill filter in
+    settings.access) or granted to the person with django-guardian's `projects.work_on_project`.
+    """
+    qs = Project.objects.filter(organization=tenancy.organization, deleted_at__isnull=True)
+    if tenancy.role in READERS:
+        return qs
+    granted = get_objects_for_user(
+        tenancy.user, "projects.work_on_project", klass=qs, accept_global_perms=False
+    ).values("pk")
+    open_to_all = Q(settings__access__pools=[]) & Q(settings__access__skill_filter="")
+    return qs.exclude(status=Project.Status.ARCHIVED).filter(open_to_all | Q(pk__in=granted))
+
+
+def access_project(*, tenancy: Tenancy, project_id) -> Project:
+    project = projects_visible(tenancy=tenancy).filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("no such project")
+    return project
+
+
+def schema_versions(*, project: Project):
+    return LabelSchemaVersion.objects.filter(project=project).order_by("-version")
