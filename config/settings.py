@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "apps.live",
     "apps.jobs",
     "apps.projects",
+    "apps.tasks",
 ]
 
 MIDDLEWARE = [
@@ -347,6 +348,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- imports --------------------------------------------------------------------------------
+IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(1024**3)))  # above: 413
+IMPORT_ASYNC_BYTES = int(env("IMPORT_ASYNC_BYTES", str(50 * 1024**2)))  # above: spooled, run as a job (202)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 
 # --- audit ----------------------------------------------------------------------------------
 # Events younger than this are never sealed, so no open transaction can still add below a seal.

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.orgs.urls")),
     path("", include("apps.jobs.urls")),
     path("", include("apps.projects.urls")),
+    path("", include("apps.tasks.urls")),
 ]
 
 urlpatterns = [

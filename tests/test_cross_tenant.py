@@ -13,6 +13,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
 from apps.projects.services import project_create
+from apps.tasks.models import Task
 
 from .conftest import make_tenant, session_client, token_client
 
@@ -23,6 +24,8 @@ ID_SOURCES = {
     "/api/v1/tokens/{id}/": lambda other: ApiToken.objects.filter(organization=other.org).first().pk,
     "/api/v1/jobs/{id}/": lambda other: other.job.pk,
     "/api/v1/projects/{id}/": lambda other: other.project.pk,
+    "/api/v1/projects/{project_id}/": lambda other: other.project.pk,
+    "/api/v1/tasks/{id}/": lambda other: other.task.pk,
 }
 
 TEXT_SPEC = {"data": {"text": {"type": "text"}},
@@ -52,6 +55,8 @@ def two_tenants(db):
                                             time_limit=60)
             tenant.project = project_create(organization=tenant.org, actor=tenant.user("manager"), name="P",
                                             label_schema=TEXT_SPEC)
+            tenant.task = Task.objects.create(organization=tenant.org, project=tenant.project, data={"text": "t"},
+                                              content_hash="0" * 32)
     return mine, other
 
 

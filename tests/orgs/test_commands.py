@@ -224,3 +224,21 @@ def test_create_token_refuses_bad_input(tenant, other_tenant, args, message):
     with pytest.raises(CommandError, match=message):
         run("create_token", "--name", "refused", *args)
     assert (ApiToken.objects.count(), User.objects.count()) == (tokens, users)
+
+
+def test_seed_demo_adds_real_data_projects_once(db, settings, tmp_path):
+    from apps.projects.models import Project
+    from apps.tasks.models import Annotation, Task
+
+    settings.VAR_DIR, settings.MEDIA_ROOT = tmp_path, tmp_path / "media"
+    call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    projects = {p.name: p for p in Project.objects.filter(organization__slug="demo")}
+    assert Task.objects.filter(project=projects["Movie reviews (Rotten Tomatoes)"]).count() == 300
+    assert Task.objects.filter(project=projects["Handwritten digits"], is_gold=True).count() == 10
+    assert Annotation.objects.filter(project=projects["Named entities"]).count() == 5
+    quokka = Annotation.objects.get(project=projects["Quokka (boxes, polygons, keypoints)"])
+    assert len(quokka.result) == 9
+    assert (tmp_path / "media" / "demo" / "quokka" / "quokka.jpg").exists()
+    call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    assert Project.objects.filter(organization__slug="demo").count() == 4
+    assert Task.objects.count() == 366

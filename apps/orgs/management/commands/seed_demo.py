@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.accounts.services import generate_password, user_by_email, user_create
+from apps.orgs.demo import run_seeders
 from apps.orgs.models import Membership, Organization
 from apps.orgs.roles import Role
 from apps.orgs.services import member_add, organization_create
@@ -42,10 +43,15 @@ class Command(BaseCommand):
                                                  status=Membership.Status.ACTIVE).exists():
                     member_add(organization=org, user=user, role=role)
                     created.append((email, role, password or "(existing user)"))
+            users = {email: user_by_email(email) for email, _ in DEMO_USERS}
+            content = run_seeders(organization=org, users=users)
+        for line in content:
+            self.stdout.write(line)
         credentials = settings.VAR_DIR / "demo_credentials.txt"
         if not created:
             hint = f" (passwords were saved in {credentials})" if credentials.exists() else ""
-            self.stdout.write(f"demo organization is already seeded; nothing created{hint}")
+            if not content:
+                self.stdout.write(f"demo organization is already seeded; nothing created{hint}")
             return
         lines = [f"{'email':<24} {'role':<10} password", f"{'-' * 24} {'-' * 10} {'-' * 16}"]
         lines += [f"{email:<24} {role:<10} {password}" for email, role, password in created]
