@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test prerequisites install install-dev migrate lint bench clean
+.PHONY: run test prerequisites install install-dev migrate lint bench bench-import clean
 
 prerequisites:
 	@missing=0; \
@@ -52,6 +52,10 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum_bench
 bench: install-dev
 	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" DEBUG=0; \
 	$(PY) -m config.preflight --require && $(PY) bench/audit_bench.py
+
+bench-import: install-dev
+	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" DEBUG=0; \
+	$(PY) -m config.preflight --require && $(PY) bench/import_parse_bench.py && $(PY) bench/import_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

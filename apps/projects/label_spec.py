@@ -510,15 +510,15 @@ def validate_data(spec: dict, data: Any) -> None:
         raise SchemaMismatch("$", f"task data must be a JSON object, not {_describe(data)}")
     for entry in spec["data"].values():
         field, kind = entry["field"], entry["type"]
-        path = _key("$", field)
-        if field not in data or data[field] is None:
-            raise SchemaMismatch(path, f"missing: the label schema needs this {kind} field")
-        value = data[field]
+        value = data.get(field)
+        if value is None:
+            raise SchemaMismatch(_key("$", field), f"missing: the label schema needs this {kind} field")
         if kind == "text":
             if not isinstance(value, str | list):
-                raise SchemaMismatch(path, f"must be a string of text, not {_describe(value)}")
+                raise SchemaMismatch(_key("$", field), f"must be a string of text, not {_describe(value)}")
         elif not isinstance(value, str) or not value.strip():
-            raise SchemaMismatch(path, f"must be a non-empty string (a URL or a storage key), not {_describe(value)}")
+            raise SchemaMismatch(_key("$", field),
+                                 f"must be a non-empty string (a URL or a storage key), not {_describe(value)}")
 
 
 # --- the compiled form, for the hot path ----------------------------------------------------------------

@@ -44,10 +44,8 @@ class Task(models.Model):
             models.UniqueConstraint(fields=["project", "external_id"], condition=models.Q(external_id__isnull=False),
                                     name="tasks_task_unique_external_id"),
         ]
-        indexes = [
-            models.Index(fields=["project", "id"], name="tasks_task_project_id"),
-            models.Index(fields=["project", "status", "-priority", "id"], name="tasks_task_project_status"),
-        ]
+        # The queue's partial index comes with the queue (#4): every index costs the bulk import.
+        indexes = [models.Index(fields=["project", "id"], name="tasks_task_project_id")]
 
     def __str__(self):
         return f"task {self.pk}"
