@@ -352,6 +352,7 @@ USE_TZ = True
 # --- imports --------------------------------------------------------------------------------
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(1024**3)))  # above: 413
 IMPORT_ASYNC_BYTES = int(env("IMPORT_ASYNC_BYTES", str(50 * 1024**2)))  # above: spooled, run as a job (202)
+MEDIA_MAX_FILE_BYTES = int(env("MEDIA_MAX_FILE_BYTES", str(200 * 1024**2)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 

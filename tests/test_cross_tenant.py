@@ -13,7 +13,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
 from apps.projects.services import project_create
-from apps.tasks.models import Task
+from apps.tasks.models import Media, Task
 
 from .conftest import make_tenant, session_client, token_client
 
@@ -26,6 +26,7 @@ ID_SOURCES = {
     "/api/v1/projects/{id}/": lambda other: other.project.pk,
     "/api/v1/projects/{project_id}/": lambda other: other.project.pk,
     "/api/v1/tasks/{id}/": lambda other: other.task.pk,
+    "/api/v1/media/{media_id}/": lambda other: other.media.pk,
 }
 
 TEXT_SPEC = {"data": {"text": {"type": "text"}},
@@ -57,6 +58,9 @@ def two_tenants(db):
                                             label_schema=TEXT_SPEC)
             tenant.task = Task.objects.create(organization=tenant.org, project=tenant.project, data={"text": "t"},
                                               content_hash="0" * 32)
+            tenant.media = Media.objects.create(organization=tenant.org, project=tenant.project, name="a.png",
+                                                key=f"projects/{tenant.project.pk}/a.png", content_type="image/png",
+                                                size=1)
     return mine, other
 
 

@@ -145,3 +145,22 @@ class Flag(models.Model):
 
     def __str__(self):
         return f"flag {self.kind} on task {self.task_id}"
+
+
+class Media(models.Model):
+    """A file uploaded into a project's storage (images, audio…), referenced from task data by `key`."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="media")
+    name = models.CharField(max_length=255, help_text="the uploaded file name")
+    key = models.CharField(max_length=500, unique=True, help_text="the storage key")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.key

@@ -79,3 +79,16 @@ class TaskUpdateSerializer(serializers.Serializer):
 class ImportQuerySerializer(serializers.Serializer):
     on_duplicate = serializers.ChoiceField(choices=["skip", "update"], default="skip")
     return_ids = serializers.BooleanField(default=False)
+
+
+class TaskBulkSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["delete", "set_priority", "requeue", "mark_gold"])
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
+                                max_length=100_000)
+    filter = TaskFilterSerializer(required=False)
+    priority = serializers.IntegerField(required=False, min_value=-(2**31), max_value=2**31 - 1)
+
+    def validate(self, attrs):
+        if ("ids" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError({"ids": ["send either ids or filter"]})
+        return attrs

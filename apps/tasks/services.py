@@ -1,9 +1,12 @@
 """Writes of the tasks app outside the bulk import."""
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.audit.services import record
+from apps.orgs.errors import ApiError
 
 from .models import Task
 
@@ -28,3 +31,31 @@ def task_delete(*, task: Task, actor, request=None) -> None:
            object_id=task.pk, before={"data": task.data, "meta": task.meta},
            data={"project": task.project_id}, request=request)
     task.delete()
+
+
+BULK_ACTIONS = ("delete", "set_priority", "requeue", "mark_gold")
+
+
+@transaction.atomic
+def tasks_bulk(*, project, actor, action: str, tasks, priority: int | None = None, request=None) -> int:
+    """Act on many tasks of one project at once; returns how many tasks it touched."""
+    if action == "mark_gold":
+        raise ApiError("marking gold needs an answer per task: use POST /projects/{id}/gold",
+                       details={"action": ["mark_gold goes through the gold route"]})
+    now = timezone.now()
+    ids = list(tasks.values_list("id", flat=True))
+    if action == "delete":
+        count = len(ids)
+        Task.objects.filter(pk__in=ids).delete()
+    elif action == "set_priority":
+        if priority is None:
+            raise ApiError("set_priority needs a priority", details={"priority": ["required"]})
+        count = Task.objects.filter(pk__in=ids).update(priority=priority, updated_at=now)
+    else:  # requeue: ask for one more annotation than the task has
+        count = Task.objects.filter(pk__in=ids).update(
+            status=Task.Status.OPEN, target_annotations=Greatest(F("target_annotations"), F("annotations_count") + 1),
+            updated_at=now,
+        )
+    record(action=f"tasks.bulk_{action}", organization=project.organization_id, actor=actor, object_type="project",
+           object_id=project.pk, data={"count": count, "ids": ids[:1000], "priority": priority}, request=request)
+    return count

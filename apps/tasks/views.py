@@ -4,23 +4,27 @@ import uuid
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.http import FileResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from apps.jobs.services import job_start
 from apps.orgs.api import OrgAPIView, OrgViewSet
-from apps.orgs.errors import ApiError
-from apps.orgs.roles import EVERYONE, MANAGERS
-from apps.projects.selectors import access_project
+from apps.orgs.errors import ApiError, NotFound
+from apps.orgs.roles import EVERYONE, MANAGERS, READERS, REVIEWERS
+from apps.projects.selectors import access_project, projects_visible
 
 from . import services
 from .import_formats import ImportFormatError, detect_format
 from .imports import tasks_import
-from .models import Task
+from .media import media_upload
+from .models import Media, Task
 from .selectors import access_task, filter_tasks, tasks_visible
 from .serializers import (
     ImportQuerySerializer,
+    TaskBulkSerializer,
     TaskDetailSerializer,
     TaskFilterSerializer,
     TaskSerializer,
@@ -101,6 +105,65 @@ class ProjectTaskListView(mixins.ListModelMixin, OrgViewSet):
     @extend_schema(parameters=[TaskFilterSerializer])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+
+class ProjectTaskBulkView(OrgAPIView):
+    """POST /projects/{id}/tasks/bulk: delete, set_priority or requeue many tasks by ids or by filter."""
+
+    roles = {"POST": EVERYONE}  # checked after the project lookup
+
+    @extend_schema(request=TaskBulkSerializer,
+                   responses=inline_serializer("TaskBulkResult", {"count": serializers.IntegerField()}))
+    def post(self, request, project_id):
+        project = access_project(tenancy=self.tenancy, project_id=project_id)
+        self.require(MANAGERS)
+        data = _valid(TaskBulkSerializer, request.data)
+        tasks = tasks_visible(tenancy=self.tenancy, project=project)
+        tasks = tasks.filter(pk__in=data["ids"]) if "ids" in data else filter_tasks(tasks, data["filter"])
+        count = services.tasks_bulk(project=project, actor=request.user, action=data["action"], tasks=tasks,
+                                    priority=data.get("priority"), request=request)
+        return Response({"count": count})
+
+
+class ProjectMediaView(OrgAPIView):
+    """POST /projects/{id}/media: images, audio… as multipart `files` (several allowed) or one zip."""
+
+    roles = {"POST": EVERYONE}  # checked after the project lookup
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("MediaUpload", {
+            "files": serializers.ListField(child=serializers.FileField())})},
+        responses={201: inline_serializer("MediaUploaded", {"files": serializers.ListField(
+            child=serializers.DictField())})},
+    )
+    def post(self, request, project_id):
+        project = access_project(tenancy=self.tenancy, project_id=project_id)
+        self.require(MANAGERS)
+        files = request._request.FILES.getlist("files") or request._request.FILES.getlist("file")
+        stored = media_upload(project=project, actor=request.user, files=files, request=request)
+        return Response({"files": [{"id": m.pk, "name": m.name, "key": m.key, "size": m.size,
+                                    "url": reverse("media-file", kwargs={"media_id": m.pk})} for m in stored]},
+                        status=status.HTTP_201_CREATED)
+
+
+class MediaFileView(OrgAPIView):
+    """GET /media/{id}: the file, to members who may see the project's tasks."""
+
+    roles = {"GET": EVERYONE}
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, media_id):
+        media = Media.objects.filter(pk=media_id, organization=self.tenancy.organization).first()
+        # Annotators will reach media through the tasks leased to them (the queue, #4).
+        may_see = self.tenancy.role in READERS | REVIEWERS
+        if media is None or not may_see or not projects_visible(tenancy=self.tenancy).filter(
+            pk=media.project_id
+        ).exists():
+            raise NotFound("no such media")
+        response = FileResponse(default_storage.open(media.key, "rb"), content_type=media.content_type)
+        response["Content-Disposition"] = f'inline; filename="{media.name}"'
+        response["Cache-Control"] = "private, max-age=300"
+        return response
 
 
 class TaskViewSet(OrgViewSet):
