@@ -56,6 +56,13 @@ class OrgViewSet(OrgScopedMixin, viewsets.GenericViewSet):
     lookup_value_regex = r"[0-9]{1,18}"
 
 
+def validated(serializer_class, data) -> dict:
+    """Parse input with a serializer; invalid input raises the 400 validation_error envelope."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def api_router():
     """Routes answer with and without a trailing slash (API.md)."""
     router = SimpleRouter()

@@ -12,7 +12,7 @@ from apps.audit.services import record
 from apps.audit.verification import audit_verify
 
 from . import services
-from .api import OrgAPIView, OrgViewSet
+from .api import OrgAPIView, OrgViewSet, validated
 from .errors import Forbidden
 from .models import ApiToken, Membership
 from .roles import EVERYONE, MANAGERS, OWNERS
@@ -84,7 +84,7 @@ class OrganizationViewSet(viewsets.ViewSet):
     def create(self, request):
         if self._token(request) is not None:
             raise Forbidden("API tokens cannot create organizations; sign in to do it")
-        data = _valid(OrganizationCreateSerializer, request.data)
+        data = validated(OrganizationCreateSerializer, request.data)
         org = services.organization_create(owner=request.user, request=request, **data)
         return Response(OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
@@ -96,7 +96,7 @@ class OrganizationViewSet(viewsets.ViewSet):
     @extend_schema(request=OrganizationUpdateSerializer, responses=OrganizationSerializer)
     def partial_update(self, request, slug=None):
         org = self._owned(request, slug)
-        data = _valid(OrganizationUpdateSerializer, request.data)
+        data = validated(OrganizationUpdateSerializer, request.data)
         org = services.organization_update(organization=org, actor=request.user, request=request, **data)
         return Response(OrganizationSerializer(org).data)
 
@@ -113,12 +113,6 @@ class OrganizationViewSet(viewsets.ViewSet):
         if role not in OWNERS or membership.role not in OWNERS:
             raise Forbidden("only owners change or deactivate an organization")
         return org
-
-
-def _valid(serializer_class, data, **kwargs):
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
@@ -142,7 +136,7 @@ class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
 
     @extend_schema(request=MemberInviteSerializer, responses={201: MembershipSerializer})
     def create(self, request):
-        data = _valid(MemberInviteSerializer, request.data)
+        data = validated(MemberInviteSerializer, request.data)
         membership, _ = services.member_invite(
             organization=self.tenancy.organization, email=data["email"], role=data["role"],
             actor=request.user, actor_role=self.tenancy.role, request=request,
@@ -153,7 +147,7 @@ class MemberViewSet(mixins.ListModelMixin, OrgViewSet):
     def partial_update(self, request, pk=None):
         membership = access_membership(tenancy=self.tenancy, membership_id=pk)
         self.require(MANAGERS)
-        data = _valid(MemberUpdateSerializer, request.data)
+        data = validated(MemberUpdateSerializer, request.data)
         membership = services.membership_change_role(
             membership=membership, role=data["role"], actor=request.user, actor_role=self.tenancy.role,
             request=request,
@@ -183,7 +177,7 @@ class TokenViewSet(mixins.ListModelMixin, OrgViewSet):
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request):
-        data = _valid(ApiTokenCreateSerializer, request.data)
+        data = validated(ApiTokenCreateSerializer, request.data)
         if data["service_account"] and self.tenancy.role not in MANAGERS:
             raise Forbidden("only managers create service-account tokens")
         token, secret = services.token_create(
@@ -232,7 +226,7 @@ class AuditViewSet(mixins.ListModelMixin, OrgViewSet):
     filter_backends: list = []
 
     def get_queryset(self):
-        filters = _valid(AuditFilterSerializer, self.request.query_params)
+        filters = validated(AuditFilterSerializer, self.request.query_params)
         return audit_events(organization_id=self.tenancy.organization.pk, filters=filters)
 
     @extend_schema(parameters=[AuditFilterSerializer])

@@ -6,7 +6,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.orgs.api import OrgViewSet
+from apps.orgs.api import OrgViewSet, validated
 from apps.orgs.roles import EVERYONE, MANAGERS
 
 from . import services
@@ -19,12 +19,6 @@ from .serializers import (
     SchemaCreateSerializer,
     SchemaVersionSerializer,
 )
-
-
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class ProjectViewSet(mixins.ListModelMixin, OrgViewSet):
@@ -58,7 +52,7 @@ class ProjectViewSet(mixins.ListModelMixin, OrgViewSet):
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def create(self, request):
-        data = _valid(ProjectCreateSerializer, request.data)
+        data = validated(ProjectCreateSerializer, request.data)
         project = services.project_create(organization=self.tenancy.organization, actor=request.user,
                                            request=request, **data)
         return Response(self._out(project), status=status.HTTP_201_CREATED)
@@ -67,7 +61,7 @@ class ProjectViewSet(mixins.ListModelMixin, OrgViewSet):
     def partial_update(self, request, pk=None):
         project = self._project(pk)
         self.require(MANAGERS)
-        data = _valid(ProjectUpdateSerializer, request.data)
+        data = validated(ProjectUpdateSerializer, request.data)
         project = services.project_update(project=project, actor=request.user, request=request, **data)
         return Response(self._out(project))
 
@@ -88,6 +82,6 @@ class ProjectViewSet(mixins.ListModelMixin, OrgViewSet):
             return Response({"results": SchemaVersionSerializer(versions, many=True).data,
                              "next": None, "previous": None})
         self.require(MANAGERS)
-        data = _valid(SchemaCreateSerializer, request.data)
+        data = validated(SchemaCreateSerializer, request.data)
         version = services.schema_version_create(project=project, actor=request.user, request=request, **data)
         return Response(SchemaVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from apps.jobs.services import job_start
-from apps.orgs.api import OrgAPIView, OrgViewSet
+from apps.orgs.api import OrgAPIView, OrgViewSet, validated
 from apps.orgs.errors import ApiError, NotFound
 from apps.orgs.roles import EVERYONE, MANAGERS, READERS, REVIEWERS
 from apps.projects.selectors import access_project, projects_visible
@@ -31,13 +31,6 @@ from .serializers import (
     TaskUpdateSerializer,
 )
 from .tasks import tasks_import_task
-
-
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
 
 ImportResult = inline_serializer("ImportResult", {
     "created": serializers.IntegerField(), "duplicates": serializers.IntegerField(),
@@ -60,7 +53,7 @@ class ProjectImportView(OrgAPIView):
     def post(self, request, project_id):
         project = access_project(tenancy=self.tenancy, project_id=project_id)
         self.require(MANAGERS)
-        query = _valid(ImportQuerySerializer, request.query_params)
+        query = validated(ImportQuerySerializer, request.query_params)
         raw = request._request
         content_type = request.content_type or ""
         try:
@@ -99,7 +92,7 @@ class ProjectTaskListView(mixins.ListModelMixin, OrgViewSet):
 
     def get_queryset(self):
         project = access_project(tenancy=self.tenancy, project_id=self.kwargs["project_id"])
-        filters = _valid(TaskFilterSerializer, self.request.query_params)
+        filters = validated(TaskFilterSerializer, self.request.query_params)
         return filter_tasks(tasks_visible(tenancy=self.tenancy, project=project), filters)
 
     @extend_schema(parameters=[TaskFilterSerializer])
@@ -117,7 +110,7 @@ class ProjectTaskBulkView(OrgAPIView):
     def post(self, request, project_id):
         project = access_project(tenancy=self.tenancy, project_id=project_id)
         self.require(MANAGERS)
-        data = _valid(TaskBulkSerializer, request.data)
+        data = validated(TaskBulkSerializer, request.data)
         tasks = tasks_visible(tenancy=self.tenancy, project=project)
         tasks = tasks.filter(pk__in=data["ids"]) if "ids" in data else filter_tasks(tasks, data["filter"])
         count = services.tasks_bulk(project=project, actor=request.user, action=data["action"], tasks=tasks,
@@ -185,7 +178,7 @@ class TaskViewSet(OrgViewSet):
     def partial_update(self, request, pk=None):
         task = self._task(pk)
         self.require(MANAGERS)
-        data = _valid(TaskUpdateSerializer, request.data)
+        data = validated(TaskUpdateSerializer, request.data)
         return Response(self._out(services.task_update(task=task, actor=request.user, request=request, **data)))
 
     @extend_schema(responses={204: None})
