@@ -64,6 +64,10 @@ class _Row:
     gold: list | None
     annotations: list  # [(result, author, meta, lead_time_ms)]
     predictions: list  # [(result, score, model_version)]
+    # The JSON text COPY sends, made once here on the parsing side rather than on the writer thread.
+    data_json: str
+    meta_json: str
+    gold_json: str | None
 
 
 class _Authors:
@@ -111,20 +115,22 @@ def _lead_time_ms(value) -> int | None:
 _NUL = b"\\u0000"
 
 
-def _storable(what: str, value) -> None:
-    # PostgreSQL's jsonb cannot hold U+0000; one such row must not fail its whole batch.
-    if _NUL in orjson.dumps(value):
+def _json(what: str, value) -> str:
+    """JSON text for COPY; PostgreSQL's jsonb cannot hold U+0000, so such a row is a row error, not a lost batch."""
+    encoded = orjson.dumps(value)
+    if _NUL in encoded:
         raise ValueError(f"{what} contains a NUL character (\\u0000), which cannot be stored")
+    return encoded.decode()
 
 
 def _validated_row(row_number, task_input, raw_spec, spec, authors) -> _Row | RowError:
     data = task_input.data
     try:
-        if task_input.annotations or task_input.predictions or task_input.gold is not None:
-            _storable("data, meta, annotations, predictions or gold",
-                      [data, task_input.meta, task_input.annotations, task_input.predictions, task_input.gold])
-        else:
-            _storable("data or meta", [data, task_input.meta])
+        data_json = _json("data", data)
+        meta_json = _json("meta", task_input.meta) if task_input.meta else "{}"
+        gold_json = None if task_input.gold is None else _json("gold", task_input.gold)
+        if task_input.annotations or task_input.predictions:
+            _json("annotations or predictions", [task_input.annotations, task_input.predictions])
         _checked("data", validate_data, raw_spec, data)
         if task_input.gold is not None:
             _checked("gold.result", validate_result, spec, task_input.gold, data)
@@ -140,7 +146,7 @@ def _validated_row(row_number, task_input, raw_spec, spec, authors) -> _Row | Ro
     except ValueError as exc:
         return RowError(str(exc))
     return _Row(row_number, data, task_input.meta, task_input.external_id, content_hash(data), task_input.gold,
-                annotations, predictions)
+                annotations, predictions, data_json, meta_json, gold_json)
 
 
 def _insert_tasks_postgres(project, rows, source, target, now) -> dict[str, int]:
@@ -157,9 +163,7 @@ def _insert_tasks_postgres(project, rows, source, target, now) -> dict[str, int]
             "COPY quorum_task_import (ord, content_hash, external_id, data, meta, gold) FROM STDIN"
         ) as copy:
             for i, row in enumerate(rows):
-                copy.write_row((i, row.content_hash, row.external_id, orjson.dumps(row.data).decode(),
-                                orjson.dumps(row.meta).decode(),
-                                None if row.gold is None else orjson.dumps(row.gold).decode()))
+                copy.write_row((i, row.content_hash, row.external_id, row.data_json, row.meta_json, row.gold_json))
         cursor.execute(
             "INSERT INTO tasks_task (organization_id, project_id, data, meta, external_id, content_hash, status, "
             "priority, target_annotations, annotations_count, in_flight, is_gold, gold_result, consensus_method, "
