@@ -214,3 +214,15 @@ def test_imports_in_one_transaction_do_not_leak_into_each_other(project, as_role
     body = post(as_role("manager"), other, b'{"text": "only this"}', "application/x-ndjson").json()
     assert body["created"] == 1
     assert Task.objects.filter(project_id=other["id"]).count() == 1
+
+
+def test_tricky_text_survives_the_copy_path_exactly(project, as_role):
+    tricky = ['back\\slash \\N and \\\\N', 'tab\there, newline\nthere, cr\r', 'quotes "double" \'single\'',
+              "unicode: naïve café 東京 🐨", "\\t literal backslash-t", "ends with backslash \\"]
+    rows = [{"data": {"text": text}, "external_id": f"id\t{i}\\", "meta": {"note": text}}
+            for i, text in enumerate(tricky)]
+    body = post(as_role("manager"), project, json.dumps(rows), "application/json", "?return_ids=true").json()
+    assert body["created"] == len(tricky), body
+    for task_id, row in zip(body["task_ids"], rows, strict=True):
+        task = Task.objects.get(pk=task_id)
+        assert (task.data, task.meta, task.external_id) == (row["data"], row["meta"], row["external_id"])
