@@ -1,5 +1,6 @@
 """HTTP API of the tasks app: import, task lists and task details."""
 
+import tempfile
 import uuid
 
 from django.conf import settings
@@ -39,6 +40,19 @@ ImportResult = inline_serializer("ImportResult", {
 })
 
 
+def _spooled(stream, limit: int):
+    """Copy a body of unknown length to a temporary file, stopping (413) once it passes `limit`."""
+    spooled, size = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE), 0
+    while chunk := stream.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            spooled.close()
+            raise ApiError(f"the upload is larger than {limit} bytes", code="too_large", status_code=413)
+        spooled.write(chunk)
+    spooled.seek(0)
+    return spooled, size
+
+
 class ProjectImportView(OrgAPIView):
     """POST /projects/{id}/import: JSON array, JSONL, CSV or Label Studio JSON (API.md)."""
 
@@ -64,7 +78,10 @@ class ProjectImportView(OrgAPIView):
                 fmt, stream, size = detect_format(None, upload.name), upload, upload.size
             else:
                 fmt, stream = detect_format(content_type, None), raw
-                size = int(raw.META.get("CONTENT_LENGTH") or 0)
+                try:
+                    size = int(raw.META.get("CONTENT_LENGTH") or "")
+                except ValueError:  # no length (chunked upload): measure it, within the limit
+                    stream, size = _spooled(raw, settings.IMPORT_MAX_BYTES)
         except ImportFormatError as exc:
             raise ApiError(str(exc), code="unsupported_media_type", status_code=415) from exc
         if size > settings.IMPORT_MAX_BYTES:
