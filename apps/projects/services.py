@@ -7,7 +7,7 @@ from apps.audit.services import record
 from apps.orgs.errors import ApiError, Conflict
 
 from . import project_settings, schema_guard
-from .label_spec import SpecError, normalize_spec, orphaned_labels, validate_remap
+from .label_spec import SpecError, normalize_spec, orphaned_labels, spec_labels, validate_remap
 from .label_studio import spec_from_label_config
 from .models import LabelSchemaVersion, Project
 
@@ -127,9 +127,13 @@ def schema_version_create(
     spec, source, xml = _spec_from_input(label_schema=label_schema, label_config=label_config,
                                          previous=current.spec if current else None)
     remap = _check_remap(remap, spec)
-    in_use = schema_guard.labels_in_use(project=project)
     try:
-        orphans = orphaned_labels(current.spec, spec, in_use, remap) if current else {}
+        orphans = {}
+        # Scanning stored results is only needed when the change could orphan a label at all:
+        # adding labels or controls (the common case) never reads the project's annotations.
+        if current and orphaned_labels(current.spec, spec, spec_labels(current.spec), remap):
+            in_use = schema_guard.labels_in_use(project=project)
+            orphans = orphaned_labels(current.spec, spec, in_use, remap)
     except SpecError as exc:
         raise ApiError(f"invalid remap: {exc.reason}", details={"remap": [exc.as_details()]}) from exc
     if orphans:

@@ -183,3 +183,28 @@ def test_orphaning_labels_in_use_is_409_and_a_remap_applies(project, as_role, ho
     assert holder.remaps == [(remap, 2)]
     event = AuditEvent.objects.filter(action="schema.create").latest("id")
     assert event.data["rewritten"]["test-holder"] == 7 and event.data["version"] == 2
+
+
+def test_adding_labels_does_not_read_stored_results(project, as_role):
+    class Counting(FakeHolder):
+        name = "counting-holder"
+        calls = 0
+
+        def labels_in_use(self, *, project):
+            Counting.calls += 1
+            return self.used
+
+    holder = Counting({"sentiment": {"fresh"}})
+    schema_guard.register(holder)
+    try:
+        url = f"/api/v1/projects/{project['id']}/schema"
+        more = {**SENTIMENT, "controls": {"sentiment": {**SENTIMENT["controls"]["sentiment"], "labels": [
+            {"value": "fresh"}, {"value": "rotten"}, {"value": "mixed"}]}}}
+        assert as_role("manager").post(url, {"label_schema": more}, format="json").status_code == 201
+        assert Counting.calls == 0
+        fewer = {**SENTIMENT, "controls": {"sentiment": {**SENTIMENT["controls"]["sentiment"], "labels": [
+            {"value": "fresh"}, {"value": "rotten"}]}}}
+        assert as_role("manager").post(url, {"label_schema": fewer}, format="json").status_code == 201
+        assert Counting.calls == 1  # dropping "mixed" (unused) needed one look
+    finally:
+        schema_guard._holders.remove(holder)
