@@ -24,29 +24,17 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from bench_org import bench_organization  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from apps.accounts.services import user_create  # noqa: E402
 from apps.audit.models import AuditEvent  # noqa: E402
 from apps.audit.services import audit_seal, record  # noqa: E402
 from apps.audit.verification import audit_verify  # noqa: E402
-from apps.orgs.models import Organization  # noqa: E402
-from apps.orgs.services import organization_create, token_create  # noqa: E402
+from apps.orgs.services import token_create  # noqa: E402
 
 EVENTS_PER_WRITER = int(os.environ.get("BENCH_EVENTS", "2000"))
-
-
-def setup():
-    call_command("migrate", verbosity=0)
-    org = Organization.objects.filter(slug="bench").first()
-    if org is None:
-        owner = user_create(email="owner@bench.test", password="bench-password-1")
-        org = organization_create(slug="bench", name="Bench", owner=owner)
-    owner = org.memberships.get(role="owner").user
-    return org, owner
 
 
 def writers(org, owner, n_threads):
@@ -68,7 +56,7 @@ def writers(org, owner, n_threads):
 
 
 def main():
-    org, owner = setup()
+    org, owner = bench_organization()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"PostgreSQL {connection.pg_version // 10000}, {timezone.now():%Y-%m-%d}")
     print(f"events already in the bench database: {AuditEvent.objects.count()}")

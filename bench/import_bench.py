@@ -30,12 +30,10 @@ import django  # noqa: E402
 django.setup()
 
 import orjson  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from bench_org import bench_organization  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from apps.accounts.services import user_create  # noqa: E402
-from apps.orgs.models import Organization  # noqa: E402
-from apps.orgs.services import organization_create, token_create  # noqa: E402
+from apps.orgs.services import token_create  # noqa: E402
 
 WORDS = ("the film story actor scene director plot music camera light dark long short funny sad brilliant dull "
          "slow fast moving charming awkward quiet loud bold gentle cast screen score frame cut edit").split()
@@ -70,12 +68,7 @@ def request(url, secret, body=None, content_type="application/json", method="POS
 
 
 def main():
-    call_command("migrate", verbosity=0)
-    org = Organization.objects.filter(slug="bench").first()
-    if org is None:
-        owner = user_create(email="owner@bench.test", password="bench-password-1")
-        org = organization_create(slug="bench", name="Bench", owner=owner)
-    owner = org.memberships.get(role="owner").user
+    org, owner = bench_organization()
     _, secret = token_create(organization=org, actor=owner, actor_role="owner", name="bench-import", role="manager")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"PostgreSQL {connection.pg_version // 10000}")
