@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.seal", "schedule": float(env("AUDIT_SEAL_INTERVAL", "10"))},
     "jobs-reap-stale": {"task": "jobs.reap_stale", "schedule": 60.0},
     "jobs-worker-heartbeat": {"task": "jobs.worker_heartbeat", "schedule": 15.0},
+    "tasks-expire-leases": {"task": "tasks.expire_leases", "schedule": float(env("LEASE_SWEEP_INTERVAL", "30"))},
 }
 
 # --- auth -----------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -24,6 +23,7 @@ from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_data
 
 from .import_formats import RowError, content_hash, iter_records, normalize_task
 from .models import Annotation, AnnotationVersion, Prediction, Task
+from .queue import status_sql, tasks_added
 
 BATCH_SIZE = 5000
 MAX_REPORTED_ERRORS = 1000
@@ -168,7 +168,7 @@ def _insert_tasks_postgres(project, rows, source, target, now) -> dict[str, int]
             "INSERT INTO tasks_task (organization_id, project_id, data, meta, external_id, content_hash, status, "
             "priority, target_annotations, annotations_count, in_flight, is_gold, gold_result, consensus_method, "
             "source, created_at, updated_at) "
-            "SELECT %s, %s, data, meta, external_id, content_hash, 'open', 0, %s, 0, 0, gold IS NOT NULL, gold, "
+            "SELECT %s, %s, data, meta, external_id, content_hash, 'new', 0, %s, 0, 0, gold IS NOT NULL, gold, "
             "'', %s, %s, %s FROM quorum_task_import ORDER BY ord "
             "ON CONFLICT DO NOTHING RETURNING id, content_hash",
             [project.organization_id, project.pk, target, source, now, now],
@@ -219,6 +219,8 @@ def _write_batch(project, schema_version, rows, report, *, on_duplicate, source,
             if return_ids:
                 report.task_ids.append(task_id)
         _attach(project, schema_version, attach, now)
+        if created:
+            tasks_added(project_id=project.pk, first_id=min(created.values()))
 
 
 def _attach(project, schema_version, attach, now):
@@ -228,6 +230,7 @@ def _attach(project, schema_version, attach, now):
             annotations.append(Annotation(
                 organization_id=project.organization_id, project=project, task_id=task_id, author=author,
                 result=result, schema_version=schema_version, lead_time_ms=lead_ms, source=Annotation.Source.IMPORT,
+                status=Annotation.Status.ACCEPTED,
                 meta=meta, created_at=now, updated_at=now,
             ))
             counts[task_id] = counts.get(task_id, 0) + 1
@@ -240,14 +243,15 @@ def _attach(project, schema_version, attach, now):
         Annotation.objects.bulk_create(annotations, batch_size=2000)
         AnnotationVersion.objects.bulk_create(
             [AnnotationVersion(annotation=a, version=1, result=a.result, schema_version=schema_version,
-                               author=a.author, reason="imported", created_at=now) for a in annotations],
+                               author=a.author, reason="imported", source=Annotation.Source.IMPORT,
+                               created_at=now) for a in annotations],
             batch_size=2000,
         )
-        for task_id, count in counts.items():
-            Task.objects.filter(pk=task_id).update(annotations_count=F("annotations_count") + count, updated_at=now)
-        Task.objects.filter(pk__in=list(counts), annotations_count__gte=F("target_annotations")).update(
-            status=Task.Status.COMPLETED
-        )
+        with connection.cursor() as cursor:
+            for task_id, count in sorted(counts.items()):
+                status = status_sql(count=f"tasks_task.annotations_count + {int(count)}")
+                cursor.execute(f"UPDATE tasks_task SET annotations_count = annotations_count + %s, status = {status}, "
+                               f"updated_at = %s WHERE id = %s", [count, now, task_id])
     if predictions:
         Prediction.objects.bulk_create(predictions, batch_size=2000)
 

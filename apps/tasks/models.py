@@ -7,8 +7,12 @@ from django.utils import timezone
 
 class Task(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"  # wants more annotations
-        COMPLETED = "completed", "Completed"
+        NEW = "new", "New"  # nobody has worked on it yet
+        IN_PROGRESS = "in_progress", "In progress"  # leased or partly annotated
+        ANNOTATED = "annotated", "Annotated"  # has its target; annotations wait for review
+        IN_REVIEW = "in_review", "In review"  # a reviewer holds one of its annotations
+        ACCEPTED = "accepted", "Accepted"  # has its target and nothing waits for review
+        REJECTED = "rejected", "Rejected"  # a reviewer rejected an annotation; back in the queue
 
     class Source(models.TextChoices):
         API = "api", "API"
@@ -23,7 +27,7 @@ class Task(models.Model):
     meta = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: unique only when given
     content_hash = models.CharField(max_length=32, help_text="blake2b-128 of the canonical data JSON")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     priority = models.IntegerField(default=0)
     target_annotations = models.PositiveSmallIntegerField(default=1)
     annotations_count = models.PositiveIntegerField(default=0)
@@ -37,14 +41,21 @@ class Task(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    reopen_seq = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="QueueState.reopen_seq when the task last became leasable again (apps.tasks.queue)",
+    )
 
     class Meta:
+        # The queue's two partial indexes are expression indexes made in migration 0003 (apps.tasks.queue).
         constraints = [
             models.UniqueConstraint(fields=["project", "content_hash"], name="tasks_task_unique_content"),
             models.UniqueConstraint(fields=["project", "external_id"], condition=models.Q(external_id__isnull=False),
                                     name="tasks_task_unique_external_id"),
+            models.CheckConstraint(condition=models.Q(in_flight__gte=0), name="tasks_task_in_flight_not_negative"),
+            # The queue orders by -priority, which must fit the column's integer type.
+            models.CheckConstraint(condition=models.Q(priority__gt=-(2**31)), name="tasks_task_priority_range"),
         ]
-        # The queue's partial index comes with the queue (#4): every index costs the bulk import.
         indexes = [models.Index(fields=["project", "id"], name="tasks_task_project_id")]
 
     def __str__(self):
@@ -77,13 +88,27 @@ class Annotation(models.Model):
     schema_version = models.PositiveIntegerField()
     lead_time_ms = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.HUMAN)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED,
+                              help_text="submitted = waiting for review; accepted counts; rejected does not")
     meta = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(
+        max_length=200, blank=True, help_text="the client's Idempotency-Key: a retried write returns this annotation"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "author"], name="tasks_annot_project_author")]
+        indexes = [
+            models.Index(fields=["project", "author"], name="tasks_annot_project_author"),
+            models.Index(fields=["project", "created_at"], name="tasks_annot_project_created"),
+            # The review queue: annotations waiting for a reviewer, oldest first.
+            models.Index(fields=["project", "id"], condition=models.Q(status="submitted"),
+                         name="tasks_annot_awaiting_review"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["author", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="tasks_annot_unique_idempotency_key"),
+        ]
 
     def __str__(self):
         return f"annotation {self.pk} v{self.version}"
@@ -100,6 +125,8 @@ class AnnotationVersion(models.Model):
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16, choices=Annotation.Source.choices, default=Annotation.Source.HUMAN,
+                              help_text="who made this state: review for a reviewer's fix")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,3 +191,150 @@ class Media(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class Assignment(models.Model):
+    """A task leased to one person by the queue (or pinned to them by a manager).
+
+    One row per (task, annotator), enforced by the database: nobody is ever handed the same task twice.
+    A released or expired lease keeps its row; if the task comes back to that person the row is reused.
+    """
+
+    class Status(models.TextChoices):
+        PINNED = "pinned", "Pinned by a manager"  # holds a slot; served to them first
+        ACTIVE = "active", "Active lease"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"  # never served to them again
+        RELEASED = "released", "Released"  # given back (or revoked); may come back
+        EXPIRED = "expired", "Expired"
+
+    class Kind(models.TextChoices):
+        QUEUE = "queue", "Queue"  # counts toward the task's target
+        GOLD = "gold", "Gold"  # served by a `tasks.sources` provider, outside the target
+        EXAM = "exam", "Exam"
+        TRAINING = "training", "Training"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    annotator = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.QUEUE)
+    leased_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    pinned_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    draft = models.JSONField(null=True, blank=True, help_text="autosaved work in progress")
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    annotation = models.OneToOneField(Annotation, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="assignment")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="tasks_assignment_once_per_person"),
+            # One lease at a time per person and project: `next` returns it again instead of a second one.
+            models.UniqueConstraint(fields=["project", "annotator"], condition=models.Q(status="active"),
+                                    name="tasks_assignment_one_active_lease"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "expires_at"], condition=models.Q(status="active"),
+                         name="tasks_assignment_expiring"),
+            models.Index(fields=["annotator", "project", "id"], condition=models.Q(status="pinned"),
+                         name="tasks_assignment_pinned"),
+        ]
+
+    def __str__(self):
+        return f"assignment {self.pk} ({self.status})"
+
+
+class Review(models.Model):
+    """A reviewer's lease on an annotation, then their decision."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Leased to the reviewer"
+        DECIDED = "decided", "Decided"
+        EXPIRED = "expired", "Expired"
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        REJECT = "reject", "Reject"
+        FIX = "fix", "Fix"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    comment = models.TextField(blank=True)
+    leased_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation"], condition=models.Q(status="active"),
+                                    name="tasks_review_one_active_per_annotation"),
+            models.UniqueConstraint(fields=["project", "reviewer"], condition=models.Q(status="active"),
+                                    name="tasks_review_one_active_per_reviewer"),
+        ]
+
+    def __str__(self):
+        return f"review {self.pk} of annotation {self.annotation_id}"
+
+
+class QueueState(models.Model):
+    """Per project: a counter bumped whenever a task becomes leasable again behind people's cursors."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, primary_key=True,
+                                   related_name="+")
+    reopen_seq = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"queue of project {self.project_id} at {self.reopen_seq}"
+
+
+class QueueCursor(models.Model):
+    """Where one person is in a project's queue (apps.tasks.queue explains the two streams)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The ordinary stream, in queue order (-priority, id): everything at or before it is theirs or was not open.
+    order_key = models.IntegerField(null=True, blank=True, help_text="-priority of the cursor's position")
+    task_key = models.BigIntegerField(null=True, blank=True, help_text="task id of the cursor's position")
+    # The reopened stream, in (reopen_seq, -priority, id) order.
+    reopen_seq = models.BigIntegerField(default=0)
+    reopen_order_key = models.BigIntegerField(default=2**40)
+    reopen_task_key = models.BigIntegerField(default=2**62)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="tasks_queuecursor_unique"),
+        ]
+
+    def __str__(self):
+        return f"cursor of {self.annotator_id} in project {self.project_id}"
+
+
+class ProgressCounter(models.Model):
+    """Task counts by status per project, kept by database triggers (migration 0003) in shards so that
+    concurrent submits do not queue on one row; `GET /projects/{id}/progress` sums them."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
+    shard = models.SmallIntegerField()
+    status = models.CharField(max_length=16)
+    tasks = models.BigIntegerField(default=0)
+    targets = models.BigIntegerField(default=0, help_text="sum of target_annotations")
+    annotations = models.BigIntegerField(default=0, help_text="sum of annotations_count")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "shard", "status"], name="tasks_progress_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.status}: {self.tasks} tasks in project {self.project_id}"

@@ -3,23 +3,62 @@
 from django.db.models import Exists, OuterRef
 
 from apps.orgs.errors import NotFound
-from apps.orgs.roles import READERS, REVIEWERS
+from apps.orgs.roles import MANAGERS, READERS, REVIEWERS
 from apps.orgs.tenancy import Tenancy
 from apps.projects.selectors import projects_visible
 
-from .models import Annotation, Prediction, Task
+from .models import Annotation, Assignment, Prediction, Task
 
 
 def tasks_visible(*, tenancy: Tenancy, project=None):
     """Managers, owners and viewers: every task of the projects they see; reviewers: the tasks of the
-    projects open to them; annotators: only tasks leased to them (the queue of #4 adds those)."""
+    projects open to them; annotators: only the tasks they hold or held an assignment on."""
     projects = projects_visible(tenancy=tenancy)
     qs = Task.objects.filter(organization=tenancy.organization, project__in=projects.values("pk"))
     if project is not None:
         qs = qs.filter(project=project)
     if tenancy.role in READERS or tenancy.role in REVIEWERS:
         return qs
-    return qs.none()
+    return qs.filter(Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=tenancy.user)
+                            .exclude(status=Assignment.Status.PINNED)))
+
+
+def annotations_visible(*, tenancy: Tenancy, project=None):
+    """Readers and reviewers: the annotations of the projects they see; annotators: their own."""
+    projects = projects_visible(tenancy=tenancy)
+    qs = Annotation.objects.filter(organization=tenancy.organization, project__in=projects.values("pk"))
+    if project is not None:
+        qs = qs.filter(project=project)
+    if tenancy.role in READERS or tenancy.role in REVIEWERS:
+        return qs
+    return qs.filter(author=tenancy.user)
+
+
+def access_annotation(*, tenancy: Tenancy, annotation_id) -> Annotation:
+    annotation = (annotations_visible(tenancy=tenancy).select_related("project", "task", "author")
+                  .filter(pk=annotation_id).first())
+    if annotation is None:
+        raise NotFound("no such annotation")
+    return annotation
+
+
+def access_assignment(*, tenancy: Tenancy, assignment_id, own: bool = True) -> Assignment:
+    """An assignment of the caller's (or, with own=False, any a manager may see in their projects)."""
+    qs = Assignment.objects.select_related("project", "task").filter(
+        organization=tenancy.organization, pk=assignment_id,
+        project__in=projects_visible(tenancy=tenancy).values("pk"),
+    )
+    if own or tenancy.role not in MANAGERS:
+        qs = qs.filter(annotator=tenancy.user)
+    assignment = qs.first()
+    if assignment is None:
+        raise NotFound("no such assignment")
+    return assignment
+
+
+def best_predictions(task_id: int) -> list[Prediction]:
+    """The task's predictions, best first (highest score; unscored last)."""
+    return sorted(Prediction.objects.filter(task_id=task_id), key=lambda p: (p.score is None, -(p.score or 0), p.pk))
 
 
 def access_task(*, tenancy: Tenancy, task_id) -> Task:

@@ -67,7 +67,7 @@ class TaskFilterSerializer(serializers.Serializer):
 
 
 class TaskUpdateSerializer(serializers.Serializer):
-    priority = serializers.IntegerField(required=False, min_value=-(2**31), max_value=2**31 - 1)
+    priority = serializers.IntegerField(required=False, min_value=-(2**31 - 1), max_value=2**31 - 1)
     meta = serializers.JSONField(required=False)
 
     def validate_meta(self, value):
@@ -86,7 +86,7 @@ class TaskBulkSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
                                 max_length=100_000)
     filter = TaskFilterSerializer(required=False)
-    priority = serializers.IntegerField(required=False, min_value=-(2**31), max_value=2**31 - 1)
+    priority = serializers.IntegerField(required=False, min_value=-(2**31 - 1), max_value=2**31 - 1)
 
     def validate(self, attrs):
         if ("ids" in attrs) == ("filter" in attrs):

@@ -1,7 +1,8 @@
 """Writes of the tasks app outside the bulk import."""
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -9,11 +10,15 @@ from apps.audit.services import record
 from apps.orgs.errors import ApiError
 
 from .models import Task
+from .queue import status_sql, tasks_reopened
 
 
 @transaction.atomic
 def task_update(*, task: Task, actor, priority: int | None = None, meta: dict | None = None, request=None) -> Task:
     changes = {}
+    if priority is not None and priority > task.priority:  # it may now come before people's queue cursors
+        tasks_reopened(project_id=task.project_id, task_ids=[task.pk])
+        task.refresh_from_db(fields=["reopen_seq"])
     if priority is not None:
         task.priority, changes["priority"] = priority, priority
     if meta is not None:
@@ -50,12 +55,18 @@ def tasks_bulk(*, project, actor, action: str, tasks, priority: int | None = Non
     elif action == "set_priority":
         if priority is None:
             raise ApiError("set_priority needs a priority", details={"priority": ["required"]})
+        raised = list(Task.objects.filter(pk__in=ids, priority__lt=priority).values_list("id", flat=True))
         count = Task.objects.filter(pk__in=ids).update(priority=priority, updated_at=now)
+        tasks_reopened(project_id=project.pk, task_ids=raised)
     else:  # requeue: ask for one more annotation than the task has
+        status = status_sql(target="GREATEST(tasks_task.target_annotations, tasks_task.annotations_count + 1)")
+        if connection.vendor != "postgresql":
+            status = status.replace("GREATEST(", "MAX(")
         count = Task.objects.filter(pk__in=ids).update(
-            status=Task.Status.OPEN, target_annotations=Greatest(F("target_annotations"), F("annotations_count") + 1),
-            updated_at=now,
+            target_annotations=Greatest(F("target_annotations"), F("annotations_count") + 1),
+            status=RawSQL(status, []), updated_at=now,
         )
+        tasks_reopened(project_id=project.pk, task_ids=ids)
     record(action=f"tasks.bulk_{action}", organization=project.organization_id, actor=actor, object_type="project",
            object_id=project.pk, data={"count": count, "ids": ids[:1000], "priority": priority}, request=request)
     return count

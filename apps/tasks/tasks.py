@@ -29,3 +29,19 @@ def tasks_import_task(job):
                                 source="file", progress=progress)
     finally:
         default_storage.delete(params["path"])
+
+
+@shared_task(name="tasks.progress_broadcast", ignore_result=True, time_limit=30, soft_time_limit=25)
+def progress_broadcast_task(project_id: int):
+    """The trailing progress message of a one-second window (apps.tasks.events)."""
+    from .events import progress_trailing
+
+    progress_trailing(project_id)
+
+
+@shared_task(name="tasks.expire_leases", ignore_result=True, time_limit=120, soft_time_limit=110)
+def expire_leases_task():
+    """Beat: end leases past their expiry in every project, in batches, and say so live."""
+    from .queue import leases_expire_and_notify
+
+    return leases_expire_and_notify()

@@ -19,3 +19,20 @@ urlpatterns = [
     re_path(r"^media/(?P<media_id>[0-9]{1,18})/?$", views.MediaFileView.as_view(), name="media-file"),
     *router.urls,
 ]
+
+from . import queue_views  # noqa: E402
+
+ASSIGNMENT = r"^assignments/(?P<assignment_id>[0-9]{1,18})"
+urlpatterns += [
+    re_path(r"^projects/(?P<project_id>[0-9]{1,18})/next/?$", queue_views.NextView.as_view(), name="project-next"),
+    re_path(r"^projects/(?P<project_id>[0-9]{1,18})/progress/?$", queue_views.ProgressView.as_view(),
+            name="project-progress"),
+    re_path(rf"{ASSIGNMENT}/submit/?$", queue_views.SubmitView.as_view(), name="assignment-submit"),
+    re_path(rf"{ASSIGNMENT}/skip/?$", queue_views.SkipView.as_view(), name="assignment-skip"),
+    re_path(rf"{ASSIGNMENT}/release/?$", queue_views.ReleaseView.as_view(), name="assignment-release"),
+    re_path(rf"{ASSIGNMENT}/heartbeat/?$", queue_views.HeartbeatView.as_view(), name="assignment-heartbeat"),
+    re_path(rf"{ASSIGNMENT}/draft/?$", queue_views.DraftView.as_view(), name="assignment-draft"),
+    re_path(rf"{ASSIGNMENT}/report/?$", queue_views.ReportView.as_view(), name="assignment-report"),
+    re_path(rf"{ASSIGNMENT}/revoke/?$", queue_views.RevokeView.as_view(), name="assignment-revoke"),
+    re_path(r"^tasks/(?P<task_id>[0-9]{1,18})/assign/?$", queue_views.TaskAssignView.as_view(), name="task-assign"),
+]

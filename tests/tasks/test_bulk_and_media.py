@@ -33,17 +33,17 @@ def test_set_priority_by_ids_and_delete_by_filter(project, as_role):
     response = bulk(as_role("manager"), project, {"action": "set_priority", "ids": ids[:2], "priority": 9})
     assert response.status_code == 200 and response.json() == {"count": 2}
     assert list(Task.objects.filter(priority=9).values_list("id", flat=True).order_by("id")) == ids[:2]
-    assert bulk(as_role("manager"), project, {"action": "delete", "filter": {"status": "open"}}).json() == {"count": 6}
+    assert bulk(as_role("manager"), project, {"action": "delete", "filter": {"status": "new"}}).json() == {"count": 6}
     assert not Task.objects.filter(project_id=project["id"]).exists()
     assert AuditEvent.objects.filter(action="tasks.bulk_delete").exists()
 
 
 def test_requeue_asks_for_one_more_annotation(project, as_role):
     task = Task.objects.filter(project_id=project["id"]).first()
-    Task.objects.filter(pk=task.pk).update(annotations_count=1, status="completed")
+    Task.objects.filter(pk=task.pk).update(annotations_count=1, status="accepted")
     assert bulk(as_role("manager"), project, {"action": "requeue", "ids": [task.pk]}).json() == {"count": 1}
     task.refresh_from_db()
-    assert task.status == "open" and task.target_annotations == 2
+    assert task.status == "in_progress" and task.target_annotations == 2
 
 
 def test_bulk_never_reaches_another_project_or_organization(project, as_role, other_tenant):

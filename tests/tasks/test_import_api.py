@@ -86,7 +86,7 @@ def test_label_studio_export_with_annotations_predictions_and_gold(project, tena
     assert response.status_code == 201 and response.json()["created"] == 1, response.content
     task = Task.objects.get(project_id=project["id"])
     assert task.is_gold and task.gold_result[0]["value"] == {"choices": ["fresh"]}
-    assert task.annotations_count == 2 and task.status == "completed"
+    assert task.annotations_count == 2 and task.status == "accepted"
     by_author = {a.author.email: a for a in Annotation.objects.filter(task=task)}
     assert by_author[tenant.user("annotator").email].lead_time_ms == 2500
     imported_by = by_author[tenant.user("manager").email]

@@ -1,0 +1,280 @@
+"""Writing annotations: submit from a lease, attach outside the queue, edit with versions, revert, diff.
+
+Counters move in SQL (`annotations_count = annotations_count + 1`), with the task row locked first and
+the assignment second — the same order as the queue's expiry sweep, so the two never deadlock.
+"""
+
+import hashlib
+from functools import lru_cache
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.orgs.errors import ApiError, Conflict
+from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_result
+from apps.projects.models import LabelSchemaVersion
+
+from . import events, signals
+from .models import Annotation, AnnotationVersion, Assignment, Flag, Task
+from .queue import _fetch, status_sql, tasks_reopened
+
+MAX_DRAFT_BYTES = 2 * 1024 * 1024
+
+
+@lru_cache(maxsize=256)
+def _compiled(project_id: int, version: int):
+    spec = LabelSchemaVersion.objects.get(project_id=project_id, version=version).spec
+    return compile_spec(spec)
+
+
+def project_spec(project):
+    """The compiled current label spec (schema versions never change, so it is cached by version)."""
+    return _compiled(project.pk, project.schema_version)
+
+
+def checked_result(project, result, data, *, complete: bool = True, path: str = "result"):
+    """`result` checked against the project's current spec, else 422 schema_mismatch with the JSON path."""
+    try:
+        validate_result(project_spec(project), result, data, require_complete=complete)
+    except SchemaMismatch as exc:
+        where = exc.path.replace("$", path, 1) if exc.path.startswith("$") else exc.path
+        raise ApiError(f"{where}: {exc.reason}", code="schema_mismatch", status_code=422,
+                       details={"path": where, "reason": exc.reason}) from None
+    return result
+
+
+def needs_review(project, task_id: int, author_id: int | None) -> bool:
+    """review_policy: none, all, or sample — chosen deterministically from the task and the author."""
+    policy = project.settings["review_policy"]
+    if policy["mode"] == "all":
+        return True
+    if policy["mode"] != "sample":
+        return False
+    digest = hashlib.blake2b(f"{project.pk}:{task_id}:{author_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < float(policy["fraction"])
+
+
+def _count_annotation(task_id: int, now, *, slot: bool) -> Task:
+    """One more annotation on the task (and, from a lease, one slot fewer in flight); the new status."""
+    in_flight = "in_flight - 1" if slot else "in_flight"
+    status = status_sql(count="tasks_task.annotations_count + 1", in_flight=f"tasks_task.{in_flight}",
+                        keep_rejected=False)
+    _fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
+           f"status = {status}, updated_at = %s WHERE id = %s", [now, task_id])
+    return Task.objects.get(pk=task_id)
+
+
+def _create(*, task, project, author, result, lead_time_ms, source, status, idempotency_key, now,
+            model_version="", reason="submitted") -> Annotation:
+    annotation = Annotation.objects.create(
+        organization_id=task.organization_id, project_id=task.project_id, task=task, author=author,
+        model_version=model_version, result=result, version=1, schema_version=project.schema_version,
+        lead_time_ms=lead_time_ms, source=source, status=status, idempotency_key=idempotency_key or "",
+        created_at=now, updated_at=now,
+    )
+    AnnotationVersion.objects.create(annotation=annotation, version=1, result=result,
+                                     schema_version=project.schema_version, author=author, reason=reason,
+                                     source=source, created_at=now)
+    return annotation
+
+
+def _replayed(actor, idempotency_key: str) -> Annotation | None:
+    if not idempotency_key:
+        return None
+    return Annotation.objects.filter(author=actor, idempotency_key=idempotency_key).first()
+
+
+def assignment_submit(*, assignment: Assignment, actor, result, lead_time_ms: int | None = None,
+                      idempotency_key: str = "", request=None) -> tuple[Annotation, bool]:
+    """Submit the work of a lease: (annotation, created). A replay returns the same annotation, created=False.
+
+    A late submit (the lease expired and its slot was given back) is accepted while the task still has a
+    free slot; otherwise the work is saved as the assignment's draft and the answer is 409 lease_expired.
+    """
+    project = assignment.project
+    replay = _replayed(actor, idempotency_key)
+    if replay is not None:
+        return replay, False
+    if assignment.status == Assignment.Status.SUBMITTED and assignment.annotation_id:
+        return assignment.annotation, False
+    checked_result(project, result, assignment.task.data)
+    outcome = _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, request)
+    if outcome is None:
+        raise Conflict("the lease expired and the task was leased again; your work is kept as the draft",
+                       code="lease_expired", details={"assignment": assignment.pk, "draft_saved": True})
+    return outcome
+
+
+@transaction.atomic
+def _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, request):
+    now = timezone.now()
+    task = Task.objects.select_for_update().get(pk=assignment.task_id)
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return assignment.annotation, False
+    if assignment.status in (Assignment.Status.SKIPPED, Assignment.Status.PINNED):
+        raise Conflict(f"this assignment is {assignment.status}, not leased", code="lease_expired",
+                       details={"assignment": assignment.pk, "status": assignment.status})
+    counts = assignment.kind == Assignment.Kind.QUEUE
+    held = assignment.status == Assignment.Status.ACTIVE  # its slot is still in in_flight
+    if counts and not held and task.annotations_count + task.in_flight >= task.target_annotations:
+        Assignment.objects.filter(pk=assignment.pk).update(draft=result, draft_saved_at=now)
+        return None
+    review = counts and needs_review(project, task.pk, actor.pk)
+    annotation = _create(
+        task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms,
+        source=Annotation.Source.HUMAN, idempotency_key=idempotency_key, now=now,
+        status=Annotation.Status.SUBMITTED if review else Annotation.Status.ACCEPTED,
+    )
+    if counts:
+        task = _count_annotation(task.pk, now, slot=held)
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status=Assignment.Status.SUBMITTED, annotation=annotation, ended_at=now, draft=None, draft_saved_at=None,
+    )
+    assignment.status, assignment.annotation = Assignment.Status.SUBMITTED, annotation
+    record(action="annotation.submit", organization=task.organization_id, actor=actor, object_type="annotation",
+           object_id=annotation.pk, data={"task": task.pk, "assignment": assignment.pk, "late": not held},
+           request=request)
+    signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=assignment, actor=actor)
+    events.annotation_created(annotation, task)
+    return annotation, True
+
+
+def _end_lease(assignment: Assignment, *, status: str, now) -> Task:
+    """End an active (or pinned) lease: its slot goes back; if the task was full it reopens behind cursors."""
+    task = Task.objects.select_for_update().get(pk=assignment.task_id)
+    locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    held = (locked.status in (Assignment.Status.ACTIVE, Assignment.Status.PINNED)
+            and locked.kind == Assignment.Kind.QUEUE)
+    if locked.status not in (Assignment.Status.ACTIVE, Assignment.Status.PINNED, Assignment.Status.EXPIRED,
+                             Assignment.Status.RELEASED):
+        raise Conflict(f"this assignment is already {locked.status}", code="lease_expired",
+                       details={"assignment": locked.pk, "status": locked.status})
+    Assignment.objects.filter(pk=locked.pk).update(status=status, ended_at=now)
+    assignment.status = status
+    if held:
+        was_full = task.annotations_count + task.in_flight >= task.target_annotations
+        new_status = status_sql(in_flight="tasks_task.in_flight - 1")
+        _fetch(f"UPDATE tasks_task SET in_flight = in_flight - 1, status = {new_status}, updated_at = %s "
+               f"WHERE id = %s", [now, task.pk])
+        # A released task may come back to the person who held it (their cursor has passed it); a skipped one
+        # only to those who passed it while it was full.
+        if was_full or status != Assignment.Status.SKIPPED:
+            tasks_reopened(project_id=task.project_id, task_ids=[task.pk])
+        task.refresh_from_db()
+        events.task_updated(task)
+    return task
+
+
+@transaction.atomic
+def assignment_skip(*, assignment: Assignment, actor, request=None) -> Assignment:
+    """"I can't do this one": the task is never served to them again."""
+    _end_lease(assignment, status=Assignment.Status.SKIPPED, now=timezone.now())
+    signals.lease_ended.send(sender=Assignment, assignment=assignment, reason="skipped")
+    return assignment
+
+
+@transaction.atomic
+def assignment_release(*, assignment: Assignment, actor, request=None) -> Assignment:
+    """Give the lease back; the task may come back to them later."""
+    if assignment.status not in (Assignment.Status.ACTIVE,):
+        raise Conflict(f"this assignment is {assignment.status}, not an active lease", code="lease_expired",
+                       details={"assignment": assignment.pk, "status": assignment.status})
+    _end_lease(assignment, status=Assignment.Status.RELEASED, now=timezone.now())
+    signals.lease_ended.send(sender=Assignment, assignment=assignment, reason="released")
+    return assignment
+
+
+@transaction.atomic
+def assignment_revoke(*, assignment: Assignment, actor, request=None) -> Assignment:
+    """A manager takes a lease (or a pin) back; the annotator is told."""
+    if assignment.status not in (Assignment.Status.ACTIVE, Assignment.Status.PINNED):
+        raise Conflict(f"this assignment is {assignment.status}, not an active lease or pin", code="lease_expired",
+                       details={"assignment": assignment.pk, "status": assignment.status})
+    _end_lease(assignment, status=Assignment.Status.RELEASED, now=timezone.now())
+    record(action="lease.revoke", organization=assignment.organization_id, actor=actor, object_type="assignment",
+           object_id=assignment.pk, data={"task": assignment.task_id, "annotator": assignment.annotator_id},
+           request=request)
+    signals.lease_ended.send(sender=Assignment, assignment=assignment, reason="revoked")
+    events.lease_ended(user_id=assignment.annotator_id, project_id=assignment.project_id,
+                       task_id=assignment.task_id, assignment_id=assignment.pk, kind="lease.revoked")
+    return assignment
+
+
+def assignment_heartbeat(*, assignment: Assignment, actor) -> Assignment:
+    """Extend an active lease to now + lease_seconds."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    expires = now + timedelta(seconds=assignment.project.settings["lease_seconds"])
+    updated = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(expires_at=expires)
+    if not updated:
+        assignment.refresh_from_db()
+        raise Conflict(f"this lease is {assignment.status}", code="lease_expired",
+                       details={"assignment": assignment.pk, "status": assignment.status})
+    assignment.expires_at = expires
+    return assignment
+
+
+def assignment_draft_save(*, assignment: Assignment, actor, draft) -> Assignment:
+    """Autosave work in progress (any JSON array; a draft may be partial, so it is not checked against the spec)."""
+    import json
+
+    if not isinstance(draft, list):
+        raise ApiError("a draft is a result: a JSON array of regions", details={"draft": ["must be an array"]})
+    if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
+        raise ApiError("the draft is too large", code="too_large", status_code=413)
+    now = timezone.now()
+    updated = (Assignment.objects.filter(pk=assignment.pk)
+               .exclude(status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED])
+               .update(draft=draft, draft_saved_at=now))
+    if not updated:
+        assignment.refresh_from_db()
+        raise Conflict(f"this assignment is {assignment.status}", code="lease_expired",
+                       details={"assignment": assignment.pk, "status": assignment.status})
+    assignment.draft, assignment.draft_saved_at = draft, now
+    return assignment
+
+
+@transaction.atomic
+def assignment_report(*, assignment: Assignment, actor, reason: str, request=None) -> Flag:
+    """An annotator reports a problem with the task: a flag for the managers."""
+    flag = Flag.objects.create(organization_id=assignment.organization_id, project_id=assignment.project_id,
+                               task_id=assignment.task_id, kind="reported", raised_by=actor, reason=reason)
+    record(action="task.report", organization=assignment.organization_id, actor=actor, object_type="task",
+           object_id=assignment.task_id, data={"flag": flag.pk}, request=request)
+    return flag
+
+
+@transaction.atomic
+def task_assign(*, task: Task, annotator, actor, request=None) -> Assignment:
+    """Pin a task to a person: it holds a slot and is served to them before anything else."""
+    now = timezone.now()
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    existing = Assignment.objects.select_for_update().filter(task=task, annotator=annotator).first()
+    if existing is not None and existing.status in (Assignment.Status.ACTIVE, Assignment.Status.PINNED):
+        return existing
+    if existing is not None and existing.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
+        raise Conflict(f"{annotator.email} already {existing.status} this task", code="duplicate",
+                       details={"annotator": [f"already {existing.status}"]})
+    if task.is_gold:
+        raise ApiError("gold tasks are served by the gold mix, not pinned", details={"task": ["is gold"]})
+    if task.annotations_count + task.in_flight >= task.target_annotations:
+        raise Conflict("the task has no free slot (annotations and leases reach its target)", code="duplicate",
+                       details={"task": ["no free slot"]})
+    if existing is None:
+        existing = Assignment.objects.create(
+            organization_id=task.organization_id, project_id=task.project_id, task=task, annotator=annotator,
+            status=Assignment.Status.PINNED, pinned_by=actor,
+        )
+    else:
+        existing.status, existing.pinned_by, existing.ended_at = Assignment.Status.PINNED, actor, None
+        existing.save(update_fields=["status", "pinned_by", "ended_at"])
+    new_status = status_sql(in_flight="tasks_task.in_flight + 1")
+    _fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {new_status}, updated_at = %s WHERE id = %s",
+           [now, task.pk])
+    record(action="task.assign", organization=task.organization_id, actor=actor, object_type="task",
+           object_id=task.pk, data={"annotator": annotator.pk, "assignment": existing.pk}, request=request)
+    events.task_assigned(existing)
+    return existing

@@ -1,0 +1,325 @@
+"""The pull queue: `next` leases tasks so that nobody is ever handed the same task twice (DESIGN §5.3).
+
+Order: priority (high first), then id. A task is *open* while annotations_count + in_flight <
+target_annotations; the partial expression index `tasks_task_queue` (migration 0004) holds only open
+non-gold tasks, so a full or finished task costs nothing.
+
+Getting past one's own history without a scan. With overlap > 1 a task someone has done stays open
+for others, at the head of the order. Each person therefore has a cursor (QueueCursor) with two
+streams:
+
+* the ordinary stream: a position (-priority, id) in queue order; everything at or before it was
+  done by them, or was not open (full, gold, not eligible) when they passed it;
+* the reopened stream: tasks that became open again *behind* cursors — a lease released, expired or
+  skipped on a full task, a rejected annotation, a requeue, a raised priority. Each such event bumps
+  the project's QueueState.reopen_seq and stamps the task with it (index `tasks_task_reopened`), and
+  the person reads that stream from their own (seq, -priority, id) position.
+
+Both reads are index range scans starting at the person's cursor, so their cost does not grow with
+the project, the person's history, nor the tasks others have locked. A position advances past the
+first candidate only if this call leased that very task; when the candidate was locked by someone
+else's transaction (SKIP LOCKED) or filled meanwhile, the position stays just before it and the next
+call looks again.
+
+Never twice: `tasks_assignment_once_per_person` (one row per task and person) and a slot taken only
+with the task row locked and the open condition re-checked by PostgreSQL after the lock.
+"""
+
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import eligibility, sources
+from .models import Assignment, Task
+
+OPEN_SQL = ("tasks_task.annotations_count + tasks_task.in_flight < tasks_task.target_annotations "
+            "AND NOT tasks_task.is_gold")
+NOT_MINE_SQL = (
+    "NOT EXISTS (SELECT 1 FROM tasks_assignment mine WHERE mine.task_id = tasks_task.id "
+    "AND mine.annotator_id = %s AND mine.status IN ('submitted', 'skipped'))"
+)
+# Cursor sentinels: before the first task, and "read everything up to this seq" in the reopened stream.
+START_ORDER, START_TASK = -(2**31), 0
+SEEN_ORDER, SEEN_TASK = 2**31, 2**62
+SWEEP_BATCH = 50
+
+
+def status_sql(*, count: str = "annotations_count", in_flight: str = "in_flight",
+               target: str = "target_annotations", keep_rejected: bool = True) -> str:
+    """The task lifecycle as one SQL expression over the values a statement is about to write."""
+    awaiting = ("EXISTS (SELECT 1 FROM tasks_annotation wr WHERE wr.task_id = tasks_task.id "
+                "AND wr.status = 'submitted')")
+    reviewing = ("EXISTS (SELECT 1 FROM tasks_review rv JOIN tasks_annotation ra ON ra.id = rv.annotation_id "
+                 "WHERE ra.task_id = tasks_task.id AND rv.status = 'active')")
+    rejected = "WHEN tasks_task.status = 'rejected' THEN 'rejected' " if keep_rejected else ""
+    return (
+        f"CASE WHEN {count} >= {target} THEN "
+        f"(CASE WHEN {awaiting} THEN (CASE WHEN {reviewing} THEN 'in_review' ELSE 'annotated' END) "
+        f"ELSE 'accepted' END) "
+        f"{rejected}"
+        f"WHEN {count} = 0 AND {in_flight} = 0 THEN 'new' ELSE 'in_progress' END"
+    )
+
+
+@dataclass
+class Lease:
+    assignment: Assignment
+    created: bool  # False when `next` returned the caller's existing lease
+
+
+def _fetch(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+def _lock_person(project_id: int, user_id: int) -> None:
+    """Serialize one person's own `next` calls in one project (a double click must not lease twice)."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"queue:{project_id}:{user_id}".encode()) - 2**31
+        _fetch("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def reopen_bump(project_id: int) -> int:
+    """A new reopen sequence number for `project_id` (its QueueState row stays locked until commit, which
+    orders the numbers: seeing n means every number below n has committed)."""
+    rows = _fetch(
+        "INSERT INTO tasks_queuestate (project_id, reopen_seq) VALUES (%s, 1) ON CONFLICT (project_id) "
+        "DO UPDATE SET reopen_seq = tasks_queuestate.reopen_seq + 1 RETURNING reopen_seq",
+        [project_id],
+    )
+    return rows[0][0]
+
+
+def tasks_reopened(*, project_id: int, task_ids) -> None:
+    """Put tasks in the reopened stream (they may be open again behind someone's cursor)."""
+    ids = sorted(set(task_ids))
+    if not ids:
+        return
+    seq = reopen_bump(project_id)
+    Task.objects.filter(pk__in=ids).update(reopen_seq=seq)
+
+
+def tasks_added(*, project_id: int, first_id: int) -> None:
+    """New tasks (priority 0) land behind cursors that went on into negative priorities: rewind those."""
+    _fetch("UPDATE tasks_queuecursor SET order_key = 0, task_key = %s WHERE project_id = %s AND order_key > 0",
+           [first_id - 1, project_id])
+
+
+def leases_expire(*, project_id: int | None = None, now=None, limit: int = SWEEP_BATCH) -> list[tuple]:
+    """End active leases past their expiry; their slots return to the queue. Returns
+    [(assignment id, task id, annotator id, project id)] of the leases it ended.
+
+    Task rows are locked before assignment rows (as submit does), skipping tasks someone is writing."""
+    now = now or timezone.now()
+    scope = "a.project_id = %s AND " if project_id is not None else ""
+    params = [project_id] if project_id is not None else []
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    rows = _fetch(
+        f"SELECT a.id, a.task_id FROM tasks_assignment a WHERE {scope}a.status = 'active' AND a.expires_at < %s "
+        f"ORDER BY a.expires_at LIMIT %s",
+        [*params, now, limit],
+    )
+    if not rows:
+        return []
+    locked = {task_id for (task_id,) in _fetch(
+        f"SELECT id FROM tasks_task WHERE id IN ({','.join(['%s'] * len(rows))}) ORDER BY id{lock}",
+        [task_id for _, task_id in rows],
+    )}
+    ids = [assignment_id for assignment_id, task_id in rows if task_id in locked]
+    if not ids:
+        return []
+    ended = _fetch(
+        f"UPDATE tasks_assignment SET status = 'expired', ended_at = %s WHERE id IN ({','.join(['%s'] * len(ids))}) "
+        f"AND status = 'active' AND expires_at < %s RETURNING id, task_id, annotator_id, project_id, kind",
+        [now, *ids, now],
+    )
+    slots: dict[int, int] = {}
+    by_project: dict[int, set[int]] = {}
+    for _, task_id, _, project, kind in ended:
+        if kind == Assignment.Kind.QUEUE:
+            slots[task_id] = slots.get(task_id, 0) + 1
+            by_project.setdefault(project, set()).add(task_id)
+    _release_slots(slots, now)
+    for project, task_ids in by_project.items():
+        tasks_reopened(project_id=project, task_ids=task_ids)
+    return [(a, t, u, p) for a, t, u, p, _ in ended]
+
+
+def _release_slots(slots: dict[int, int], now) -> None:
+    """Give `slots[task_id]` leased slots back (their rows are locked by the caller)."""
+    for task_id, count in sorted(slots.items()):
+        status = status_sql(in_flight=f"tasks_task.in_flight - {int(count)}")
+        _fetch(f"UPDATE tasks_task SET in_flight = in_flight - %s, status = {status}, updated_at = %s WHERE id = %s",
+               [count, now, task_id])
+
+
+def _cursor(project_id: int, user_id: int):
+    rows = _fetch(
+        "SELECT (SELECT reopen_seq FROM tasks_queuestate WHERE project_id = %s), c.order_key, c.task_key, "
+        "c.reopen_seq, c.reopen_order_key, c.reopen_task_key FROM (SELECT 1 AS one) x "
+        "LEFT JOIN tasks_queuecursor c ON c.project_id = %s AND c.annotator_id = %s",
+        [project_id, project_id, user_id],
+    )
+    seq, order_key, task_key, reopen_seq, reopen_order, reopen_task = rows[0]
+    if order_key is None:
+        order_key, task_key = START_ORDER, START_TASK
+    if reopen_seq is None:
+        reopen_seq, reopen_order, reopen_task = 0, SEEN_ORDER, SEEN_TASK
+    return seq or 0, (order_key, task_key), (reopen_seq, reopen_order, reopen_task)
+
+
+def _pick(where: str, params: list, order: str, keys: str) -> tuple[tuple | None, tuple | None]:
+    """(first candidate, the candidate this transaction locked) in one round trip; keys are returned for both."""
+    base = f"SELECT tasks_task.id, {keys} FROM tasks_task WHERE {where} ORDER BY {order} LIMIT 1"
+    if connection.vendor != "postgresql":  # SQLite: the IMMEDIATE transaction already serializes writers
+        rows = _fetch(base, params)
+        return (rows[0], rows[0]) if rows else (None, None)
+    rows = _fetch(
+        f"WITH head AS ({base}), got AS ({base} FOR UPDATE SKIP LOCKED) "
+        f"SELECT 0, * FROM head UNION ALL SELECT 1, * FROM got",
+        [*params, *params],
+    )
+    head = next((row[1:] for row in rows if row[0] == 0), None)
+    got = next((row[1:] for row in rows if row[0] == 1), None)
+    return head, got
+
+
+def _eligible_sql(project, user) -> tuple[str, list]:
+    clauses, params = [], []
+    for q in eligibility.task_filters(project=project, user=user):
+        query = Task.objects.filter(q).query
+        compiler = query.get_compiler(connection=connection)
+        sql, sql_params = query.where.as_sql(compiler, connection)
+        clauses.append(f"({sql})")
+        params.extend(sql_params)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _from_queue(project, user) -> int | None:
+    """Lock the next open task for `user` from the reopened stream, then the ordinary one; move the cursor."""
+    seq, (order_key, task_key), (r_seq, r_order, r_task) = _cursor(project.pk, user.pk)
+    extra, extra_params = _eligible_sql(project, user)
+    common = f"tasks_task.project_id = %s AND {OPEN_SQL} AND {NOT_MINE_SQL}{extra}"
+    common_params = [project.pk, user.pk, *extra_params]
+    picked = None
+    new_reopen = (r_seq, r_order, r_task)
+    if seq > r_seq or (seq == r_seq and r_task != SEEN_TASK):
+        head, got = _pick(
+            f"{common} AND tasks_task.reopen_seq IS NOT NULL "
+            f"AND (tasks_task.reopen_seq, -tasks_task.priority, tasks_task.id) > (%s, %s, %s) "
+            f"AND (-tasks_task.priority, tasks_task.id) <= (%s, %s)",
+            [*common_params, r_seq, r_order, r_task, order_key, task_key],
+            "tasks_task.reopen_seq, -tasks_task.priority, tasks_task.id",
+            "tasks_task.reopen_seq, -tasks_task.priority",
+        )
+        if head is None:
+            new_reopen = (seq, SEEN_ORDER, SEEN_TASK)
+        elif got is not None and got[0] == head[0]:
+            new_reopen = (head[1], head[2], head[0])
+        else:
+            new_reopen = (head[1], head[2], head[0] - 1)
+        if got is not None:
+            picked = got[0]
+    new_order = (order_key, task_key)
+    if picked is None:
+        head, got = _pick(
+            f"{common} AND (-tasks_task.priority, tasks_task.id) > (%s, %s)",
+            [*common_params, order_key, task_key],
+            "-tasks_task.priority, tasks_task.id",
+            "-tasks_task.priority",
+        )
+        if head is not None:
+            new_order = (head[1], head[0]) if got is not None and got[0] == head[0] else (head[1], head[0] - 1)
+        if got is not None:
+            picked = got[0]
+    if new_order != (order_key, task_key) or new_reopen != (r_seq, r_order, r_task):
+        _fetch(
+            "INSERT INTO tasks_queuecursor (project_id, annotator_id, order_key, task_key, reopen_seq, "
+            "reopen_order_key, reopen_task_key) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (project_id, annotator_id) DO UPDATE SET order_key = excluded.order_key, "
+            "task_key = excluded.task_key, reopen_seq = excluded.reopen_seq, "
+            "reopen_order_key = excluded.reopen_order_key, reopen_task_key = excluded.reopen_task_key",
+            [project.pk, user.pk, *new_order, *new_reopen],
+        )
+    return picked
+
+
+def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = False) -> Assignment | None:
+    """Make (or reuse) the person's assignment on a task and take a slot on it (queue kinds)."""
+    expires = now + timedelta(seconds=project.settings["lease_seconds"])
+    rows = _fetch(
+        "INSERT INTO tasks_assignment (organization_id, project_id, task_id, annotator_id, status, kind, leased_at, "
+        "expires_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s) ON CONFLICT (task_id, annotator_id) DO UPDATE "
+        "SET status = 'active', kind = excluded.kind, leased_at = excluded.leased_at, "
+        "expires_at = excluded.expires_at, ended_at = NULL "
+        "WHERE tasks_assignment.status IN ('released', 'expired') RETURNING id",
+        [project.organization_id, project.pk, task_id, user.pk, kind, now, expires],
+    )
+    if not rows:
+        return None
+    if kind == Assignment.Kind.QUEUE and not slot_taken:
+        status = status_sql(in_flight="tasks_task.in_flight + 1")
+        _fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {status}, updated_at = %s WHERE id = %s",
+               [now, task_id])
+    return Assignment.objects.select_related("task").get(pk=rows[0][0])
+
+
+def _from_pins(project, user, now) -> Assignment | None:
+    pin = (Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.PINNED)
+           .order_by("id").first())
+    if pin is None:
+        return None
+    expires = now + timedelta(seconds=project.settings["lease_seconds"])
+    Assignment.objects.filter(pk=pin.pk).update(status=Assignment.Status.ACTIVE, leased_at=now, expires_at=expires)
+    pin.refresh_from_db()
+    return pin
+
+
+@transaction.atomic
+def next_task(*, project, user) -> Lease | None:
+    """The caller's lease: their active one, else a pinned task, a source's task (gold, exam), else the queue."""
+    now = timezone.now()
+    _lock_person(project.pk, user.pk)
+    current = (Assignment.objects.select_related("task")
+               .filter(project=project, annotator=user, status=Assignment.Status.ACTIVE).first())
+    if current is not None:
+        if current.expires_at <= now:  # expired but not yet swept: the slot is still theirs, renew it
+            current.expires_at = now + timedelta(seconds=project.settings["lease_seconds"])
+            Assignment.objects.filter(pk=current.pk).update(expires_at=current.expires_at)
+        return Lease(current, created=False)
+    expired = leases_expire(project_id=project.pk, now=now)
+    if expired:
+        from .events import leases_expired_notify
+
+        leases_expired_notify(expired)
+    pinned = _from_pins(project, user, now)
+    if pinned is not None:
+        return Lease(pinned, created=True)
+    for offer in sources.offers(project=project, user=user, now=now):
+        assignment = _lease(project, user, offer.task_id, offer.kind, now)
+        if assignment is not None:
+            return Lease(assignment, created=True)
+    task_id = _from_queue(project, user)
+    if task_id is None:
+        return None
+    assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now)
+    return Lease(assignment, created=True) if assignment is not None else None
+
+
+def leases_expire_and_notify(*, batches: int = 100) -> int:
+    """End every lease past its expiry (beat task), a batch per transaction; returns how many it ended."""
+    from .events import leases_expired_notify
+
+    total = 0
+    for _ in range(batches):
+        with transaction.atomic():
+            ended = leases_expire()
+            leases_expired_notify(ended)
+        total += len(ended)
+        if len(ended) < SWEEP_BATCH:
+            break
+    return total
