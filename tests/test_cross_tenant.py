@@ -5,15 +5,17 @@ a new route with a path parameter fails here until it gets an id source below.
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
 from apps.projects.services import project_create
-from apps.tasks.models import Media, Task
+from apps.tasks.models import Annotation, Assignment, Media, Review, Task
 
 from .conftest import make_tenant, session_client, token_client
 
@@ -27,6 +29,10 @@ ID_SOURCES = {
     "/api/v1/projects/{project_id}/": lambda other: other.project.pk,
     "/api/v1/tasks/{id}/": lambda other: other.task.pk,
     "/api/v1/media/{media_id}/": lambda other: other.media.pk,
+    "/api/v1/tasks/{task_id}/": lambda other: other.task.pk,
+    "/api/v1/assignments/{assignment_id}/": lambda other: other.assignment.pk,
+    "/api/v1/annotations/{annotation_id}/": lambda other: other.annotation.pk,
+    "/api/v1/reviews/{review_id}/": lambda other: other.review.pk,
 }
 
 TEXT_SPEC = {"data": {"text": {"type": "text"}},
@@ -61,6 +67,16 @@ def two_tenants(db):
             tenant.media = Media.objects.create(organization=tenant.org, project=tenant.project, name="a.png",
                                                 key=f"projects/{tenant.project.pk}/a.png", content_type="image/png",
                                                 size=1)
+            annotator, reviewer = tenant.user("annotator"), tenant.user("reviewer")
+            tenant.assignment = Assignment.objects.create(
+                organization=tenant.org, project=tenant.project, task=tenant.task, annotator=annotator,
+                status="active", leased_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1))
+            tenant.annotation = Annotation.objects.create(
+                organization=tenant.org, project=tenant.project, task=tenant.task, author=annotator,
+                result=[], schema_version=1, status="submitted")
+            tenant.review = Review.objects.create(
+                organization=tenant.org, project=tenant.project, annotation=tenant.annotation, reviewer=reviewer,
+                expires_at=timezone.now() + timedelta(hours=1))
     return mine, other
 
 
