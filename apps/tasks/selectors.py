@@ -83,3 +83,19 @@ def filter_tasks(qs, filters: dict):
     if filters.get("created_before"):
         qs = qs.filter(created_at__lt=filters["created_before"])
     return qs
+
+
+def access_review(*, tenancy: Tenancy, review_id):
+    """A review the caller holds (managers: any review in the projects they see)."""
+    from .models import Review
+
+    qs = Review.objects.select_related("annotation", "project").filter(
+        organization=tenancy.organization, pk=review_id,
+        project__in=projects_visible(tenancy=tenancy).values("pk"),
+    )
+    if tenancy.role not in MANAGERS:
+        qs = qs.filter(reviewer=tenancy.user)
+    review = qs.first()
+    if review is None:
+        raise NotFound("no such review")
+    return review

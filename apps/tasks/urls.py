@@ -36,3 +36,11 @@ urlpatterns += [
     re_path(rf"{ASSIGNMENT}/revoke/?$", queue_views.RevokeView.as_view(), name="assignment-revoke"),
     re_path(r"^tasks/(?P<task_id>[0-9]{1,18})/assign/?$", queue_views.TaskAssignView.as_view(), name="task-assign"),
 ]
+
+from . import review_views  # noqa: E402
+
+urlpatterns += [
+    re_path(r"^projects/(?P<project_id>[0-9]{1,18})/reviews/next/?$", review_views.ReviewNextView.as_view(),
+            name="project-reviews-next"),
+    re_path(r"^reviews/(?P<review_id>[0-9]{1,18})/?$", review_views.ReviewView.as_view(), name="review"),
+]
