@@ -1,13 +1,18 @@
 """Reads of the tasks app, always through the caller's tenancy."""
 
-from django.db.models import Exists, OuterRef
+import json
+import re
+
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast
+from django.urls import reverse
 
 from apps.orgs.errors import NotFound
 from apps.orgs.roles import MANAGERS, READERS, REVIEWERS
 from apps.orgs.tenancy import Tenancy
 from apps.projects.selectors import projects_visible
 
-from .models import Annotation, Assignment, Prediction, Task
+from .models import Annotation, AnnotationVersion, Assignment, Prediction, Task
 
 
 def tasks_visible(*, tenancy: Tenancy, project=None):
@@ -44,12 +49,14 @@ def access_annotation(*, tenancy: Tenancy, annotation_id) -> Annotation:
 
 def access_assignment(*, tenancy: Tenancy, assignment_id, own: bool = True) -> Assignment:
     """An assignment of the caller's (or, with own=False, any a manager may see in their projects)."""
-    qs = Assignment.objects.select_related("project", "task").filter(
-        organization=tenancy.organization, pk=assignment_id,
-        project__in=projects_visible(tenancy=tenancy).values("pk"),
-    )
+    qs = Assignment.objects.select_related("project", "task").filter(organization=tenancy.organization,
+                                                                     pk=assignment_id)
     if own or tenancy.role not in MANAGERS:
-        qs = qs.filter(annotator=tenancy.user)
+        # The holder's own lease: granted when `next` leased it (checking project access again here would
+        # cost the hot submit path a guardian lookup for nothing).
+        qs = qs.filter(annotator=tenancy.user, project__deleted_at__isnull=True)
+    else:
+        qs = qs.filter(project__in=projects_visible(tenancy=tenancy).values("pk"))
     assignment = qs.first()
     if assignment is None:
         raise NotFound("no such assignment")
@@ -99,3 +106,25 @@ def access_review(*, tenancy: Tenancy, review_id):
     if review is None:
         raise NotFound("no such review")
     return review
+
+
+def annotation_versions(*, annotation: Annotation):
+    """Every state of an annotation the caller may see (fetched with access_annotation), oldest first."""
+    return AnnotationVersion.objects.select_related("author").filter(annotation=annotation).order_by("version")
+
+
+def media_in_own_tasks(*, tenancy: Tenancy, media) -> bool:
+    """Whether a task of the media's project that the caller holds or held an assignment on (not a mere pin)
+    names the media in its data, by its storage key or by its /api/v1/media/{id} URL.
+
+    A containment test on the data's JSON text, limited to the caller's own assignments in that project."""
+    url = reverse("media-file", kwargs={"media_id": media.pk})
+    key_forms = {json.dumps(media.key)[1:-1], json.dumps(media.key, ensure_ascii=False)[1:-1]}
+    refers = Q(data_text__regex=rf"{re.escape(url.rstrip('/'))}([^0-9]|$)")
+    for form in key_forms:
+        refers |= Q(data_text__contains=form)
+    return (Assignment.objects.filter(organization=tenancy.organization, project_id=media.project_id,
+                                      annotator=tenancy.user)
+            .exclude(status=Assignment.Status.PINNED)
+            .annotate(data_text=Cast("task__data", TextField()))
+            .filter(refers).exists())
