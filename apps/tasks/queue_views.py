@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from apps.orgs.api import OrgAPIView, validated
 from apps.orgs.errors import ApiError, Conflict, Forbidden
 from apps.orgs.models import Membership
-from apps.orgs.roles import EVERYONE, MANAGERS, READERS, WORKERS
+from apps.orgs.roles import EVERYONE, MANAGERS, READERS, REVIEWERS, WORKERS
 from apps.projects.models import Project
 from apps.projects.selectors import access_project
 
@@ -231,5 +231,5 @@ class ProgressView(OrgAPIView):
     }))
     def get(self, request, project_id):
         project = access_project(tenancy=self.tenancy, project_id=project_id)
-        self.require(READERS | MANAGERS)
+        self.require(READERS | REVIEWERS)
         return Response(project_progress(project=project))

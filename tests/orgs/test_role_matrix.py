@@ -1,10 +1,14 @@
 """The role table of API.md as data: every row generates one case per role."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from apps.jobs.models import Job
 from apps.projects.services import project_create
+from apps.tasks.models import Assignment, Task
 
 from ..conftest import ROLES, make_tenant, token_client
 
@@ -55,6 +59,17 @@ MATRIX = [
     ("post", "/api/v1/projects/{project}/schema", {"label_schema": SPEC}, only({OW: 201, M: 201}, 403)),
     ("get", "/api/v1/audit", None, only({OW: 200, M: 200}, 403)),
     ("post", "/api/v1/audit/verify", None, only({OW: 200, M: 200}, 403)),
+    # the queue (issue #4): a project without tasks answers 204
+    ("post", "/api/v1/projects/{project}/next", None, only({V: 403}, 204)),
+    ("get", "/api/v1/projects/{project}/progress", None, only({A: 403}, 200)),
+    ("post", "/api/v1/projects/{project}/reviews/next", None, only({A: 403, V: 403}, 204)),
+    ("post", "/api/v1/tasks/{task}/assign", lambda role: {"annotator": "annotator_member"},
+     only({OW: 201, M: 201}, 403)),  # the annotator sees the task: they hold its lease
+    ("post", "/api/v1/assignments/{annotator_assignment}/heartbeat", None, only({A: 200, V: 403}, 404)),
+    ("put", "/api/v1/assignments/{annotator_assignment}/draft", {"draft": []}, only({A: 200, V: 403}, 404)),
+    ("post", "/api/v1/assignments/{annotator_assignment}/report", {"reason": "x"}, only({A: 201, V: 403}, 404)),
+    ("post", "/api/v1/assignments/{annotator_assignment}/release", None, only({A: 200, V: 403}, 404)),
+    ("post", "/api/v1/assignments/{annotator_assignment}/revoke", None, only({OW: 200, M: 200}, 403)),
 ]
 
 
@@ -78,8 +93,19 @@ def test_role_matrix(db, method, path, body, role, status):
         "project": project_create(organization=t.org, actor=t.user(M), name="P", label_schema=SPEC).pk
         if "{project}" in path else 0,
     }
+    if "{task}" in path or "{annotator_assignment}" in path:
+        ids["project"] = project_create(organization=t.org, actor=t.user(M), name="Q", label_schema=SPEC).pk
+        task = Task.objects.create(organization=t.org, project_id=ids["project"], data={"text": "t"},
+                                   content_hash="1" * 32, in_flight=1, status="in_progress")
+        ids["task"] = task.pk
+        ids["annotator_assignment"] = Assignment.objects.create(
+            organization=t.org, project_id=ids["project"], task=task, annotator=t.user(A), status="active",
+            leased_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1)).pk
+        Task.objects.filter(pk=task.pk).update(target_annotations=2)
     url = path.format(**ids)
     payload = body(role) if callable(body) else body
+    if isinstance(payload, dict):
+        payload = {k: ids[v] if isinstance(v, str) and v in ids else v for k, v in payload.items()}
     client = token_client(t.secrets[role])
     response = getattr(client, method)(url, payload, format="json")
     assert response.status_code == status, response.content
