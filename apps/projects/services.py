@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.orgs.errors import ApiError, Conflict
 
-from . import project_settings, schema_guard
+from . import project_settings, schema_guard, signals
 from .label_spec import SpecError, normalize_spec, orphaned_labels, spec_labels, validate_remap
 from .label_studio import spec_from_label_config
 from .models import LabelSchemaVersion, Project
@@ -91,6 +91,9 @@ def project_update(*, project: Project, actor, settings: dict | None = None, req
     changed = sorted(key for key in after if after[key] != before[key])
     record(action="project.update", organization=project.organization_id, actor=actor, object_type="project",
            object_id=project.pk, before=before, after=after, data={"changed": changed}, request=request)
+    if before["settings"] != project.settings:
+        signals.project_settings_changed.send(sender=Project, project=project, before=before["settings"],
+                                              after=project.settings)
     return project
 
 
