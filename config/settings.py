@@ -307,6 +307,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["apps.orgs.api.schema_paths_hook"],
+    # Several models have a `status` or `source`: name their enums after the model.
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "apps.projects.models.Project.Status",
+        "TaskStatusEnum": "apps.tasks.models.Task.Status",
+        "AnnotationStatusEnum": "apps.tasks.models.Annotation.Status",
+        "AnnotationSourceEnum": "apps.tasks.models.Annotation.Source",
+    },
 }
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 1000

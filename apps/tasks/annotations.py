@@ -7,7 +7,7 @@ the assignment second — the same order as the queue's expiry sweep, so the two
 import hashlib
 from functools import lru_cache
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
@@ -278,3 +278,163 @@ def task_assign(*, task: Task, annotator, actor, request=None) -> Assignment:
            object_id=task.pk, data={"annotator": annotator.pk, "assignment": existing.pk}, request=request)
     events.task_assigned(existing)
     return existing
+
+
+# --- edits, reverts and annotations attached outside the queue ------------------------------------------------
+
+
+def result_diff(old, new) -> dict:
+    """What changed from result `old` to result `new`: {"added": [region], "removed": [region],
+    "changed": [{"id", "index", "from_name", "from", "to"}]}.
+
+    Regions are matched by their `id`; regions without one (whole-task choices, relations, hand-made results)
+    by their position among the id-less regions of the same control, so adding a region of another control
+    does not shift them. `from`/`to` are the regions' values when only the value changed, else the whole
+    regions (without `id`). `index` is the region's position in `new`.
+    """
+
+    def keyed(result) -> dict:
+        regions, seen, positions = {}, set(), {}
+        for item in result if isinstance(result, list) else []:
+            region_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(region_id, str) and region_id and region_id not in seen:
+                seen.add(region_id)
+                key = ("id", region_id)
+            else:
+                control = (item.get("from_name") or item.get("type")) if isinstance(item, dict) else None
+                control = control if isinstance(control, str) else ""
+                positions[control] = positions.get(control, -1) + 1
+                key = ("position", control, positions[control])
+            regions[key] = item
+        return regions
+
+    def without_id(item):
+        return {k: v for k, v in item.items() if k != "id"} if isinstance(item, dict) else item
+
+    before, after = keyed(old), keyed(new)
+    added = [item for key, item in after.items() if key not in before]
+    removed = [item for key, item in before.items() if key not in after]
+    changed = []
+    for index, (key, item) in enumerate(after.items()):
+        previous = before.get(key)
+        if key not in before or without_id(previous) == without_id(item):
+            continue
+        rest_same = (isinstance(item, dict) and isinstance(previous, dict) and "value" in item and "value" in previous
+                     and {k: v for k, v in without_id(item).items() if k != "value"}
+                     == {k: v for k, v in without_id(previous).items() if k != "value"})
+        changed.append({
+            "id": key[1] if key[0] == "id" else None,
+            "index": index,
+            "from_name": item.get("from_name") if isinstance(item, dict) else None,
+            "from": previous["value"] if rest_same else without_id(previous),
+            "to": item["value"] if rest_same else without_id(item),
+        })
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+def current_schema(project):
+    """Hold the project's schema still until commit and return the project at its current schema version.
+
+    PostgreSQL: FOR SHARE on the project row, which a schema change (FOR UPDATE) waits for, so a result
+    checked here is stored under the spec it was checked against. Take it before any task or annotation lock
+    (a schema change locks the project first too). SQLite's IMMEDIATE transactions already serialize writers.
+    """
+    if connection.vendor == "postgresql":
+        project.schema_version = _fetch("SELECT schema_version FROM projects_project WHERE id = %s FOR SHARE",
+                                        [project.pk])[0][0]
+    else:
+        project.refresh_from_db(fields=["schema_version"])
+    return project
+
+
+def _append_version(annotation: Annotation, *, project, actor, result, reason: str, now) -> Annotation:
+    """A new state of a locked annotation: its version + 1, kept in AnnotationVersion as well."""
+    annotation.version += 1
+    annotation.result, annotation.schema_version, annotation.updated_at = result, project.schema_version, now
+    annotation.save(update_fields=["result", "version", "schema_version", "updated_at"])
+    AnnotationVersion.objects.create(annotation=annotation, version=annotation.version, result=result,
+                                     schema_version=project.schema_version, author=actor, reason=reason,
+                                     source=Annotation.Source.HUMAN, created_at=now)
+    return annotation
+
+
+@transaction.atomic
+def annotation_edit(*, annotation: Annotation, actor, result, version: int, request=None) -> Annotation:
+    """Edit an annotation that is at `version` (what the editor saw): a new version, or 409 version_conflict."""
+    project = current_schema(annotation.project)
+    checked_result(project, result, annotation.task.data)
+    locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    if locked.version != version:
+        raise Conflict(f"the annotation is at version {locked.version}, not {version}; reload it and edit again",
+                       code="version_conflict", details={"current_version": locked.version})
+    before = locked.result
+    _append_version(locked, project=project, actor=actor, result=result, reason="edit", now=timezone.now())
+    record(action="annotation.edit", organization=locked.organization_id, actor=actor, object_type="annotation",
+           object_id=locked.pk, before=before, after=result,
+           data={"task": locked.task_id, "version": locked.version, "from_version": version}, request=request)
+    return locked
+
+
+@transaction.atomic
+def annotation_revert(*, annotation: Annotation, actor, version: int, request=None) -> Annotation:
+    """Make a new version equal to an old one (history is never rewritten); the old result must still fit
+    the current schema (a label a later schema dropped is 422 schema_mismatch)."""
+    project = current_schema(annotation.project)
+    target = AnnotationVersion.objects.filter(annotation_id=annotation.pk, version=version).first()
+    if target is None:
+        raise ApiError(f"annotation {annotation.pk} has no version {version}",
+                       details={"version": [f"no version {version}"]})
+    checked_result(project, target.result, annotation.task.data)
+    locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    before, was = locked.result, locked.version
+    _append_version(locked, project=project, actor=actor, result=target.result, reason=f"revert to v{version}",
+                    now=timezone.now())
+    record(action="annotation.revert", organization=locked.organization_id, actor=actor, object_type="annotation",
+           object_id=locked.pk, before=before, after=target.result,
+           data={"task": locked.task_id, "version": locked.version, "from_version": was, "reverted_to": version},
+           request=request)
+    return locked
+
+
+def annotation_attach(*, task: Task, actor, result, lead_time_ms: int | None = None, model_version: str = "",
+                      idempotency_key: str = "", request=None) -> tuple[Annotation, bool]:
+    """Attach an annotation made outside the queue (by the caller, or by a model when model_version is given):
+    accepted at once and counted on the task. A retry with the same Idempotency-Key returns the same one."""
+    replay = _replayed(actor, idempotency_key)
+    if replay is not None:
+        return replay, False
+    try:
+        return _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, request)
+    except IntegrityError:
+        replay = _replayed(actor, idempotency_key)  # the same key raced in from another request
+        if replay is None:
+            raise
+        return replay, False
+
+
+@transaction.atomic
+def _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, request):
+    project = current_schema(task.project)
+    checked_result(project, result, task.data)
+    now = timezone.now()
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    replay = _replayed(actor, idempotency_key)
+    if replay is not None:
+        return replay, False
+    if task.is_gold:
+        raise ApiError("this is a gold task: its answer is set through the gold route, not attached",
+                       details={"task": ["is a gold task"]})
+    annotation = _create(
+        task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms,
+        source=Annotation.Source.MODEL if model_version else Annotation.Source.HUMAN,
+        status=Annotation.Status.ACCEPTED, idempotency_key=idempotency_key, now=now,
+        model_version=model_version or "", reason="attached",
+    )
+    task = _count_annotation(task.pk, now, slot=False)
+    record(action="annotation.create", organization=task.organization_id, actor=actor, object_type="annotation",
+           object_id=annotation.pk, after=result,
+           data={"task": task.pk, "source": annotation.source, "model_version": annotation.model_version},
+           request=request)
+    signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=None, actor=actor)
+    events.annotation_created(annotation, task)
+    return annotation, True

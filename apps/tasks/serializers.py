@@ -45,7 +45,7 @@ class TaskDetailSerializer(TaskSerializer):
         return PredictionSerializer(ranked, many=True).data
 
     def get_consensus(self, task) -> dict | None:
-        if task.consensus_result is None:
+        if task.consensus_result is None or self.context.get("annotator"):  # it is made of others' work
             return None
         return {"result": task.consensus_result, "confidence": task.consensus_confidence,
                 "method": task.consensus_method}

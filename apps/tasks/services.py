@@ -9,8 +9,9 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.orgs.errors import ApiError
 
+from . import events
 from .models import Task
-from .queue import status_sql, tasks_reopened
+from .queue import reopen_bump, status_sql, tasks_reopened
 
 
 @transaction.atomic
@@ -36,6 +37,7 @@ def task_delete(*, task: Task, actor, request=None) -> None:
            object_id=task.pk, before={"data": task.data, "meta": task.meta},
            data={"project": task.project_id}, request=request)
     task.delete()
+    events.progress_changed(task.project_id)
 
 
 BULK_ACTIONS = ("delete", "set_priority", "requeue", "mark_gold")
@@ -59,9 +61,8 @@ def tasks_bulk(*, project, actor, action: str, tasks, priority: int | None = Non
         count = Task.objects.filter(pk__in=ids).update(priority=priority, updated_at=now)
         tasks_reopened(project_id=project.pk, task_ids=raised)
     else:  # requeue: ask for one more annotation than the task has
-        status = status_sql(target="GREATEST(tasks_task.target_annotations, tasks_task.annotations_count + 1)")
-        if connection.vendor != "postgresql":
-            status = status.replace("GREATEST(", "MAX(")
+        greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+        status = status_sql(target=f"{greatest}(tasks_task.target_annotations, tasks_task.annotations_count + 1)")
         count = Task.objects.filter(pk__in=ids).update(
             target_annotations=Greatest(F("target_annotations"), F("annotations_count") + 1),
             status=RawSQL(status, []), updated_at=now,
@@ -69,4 +70,24 @@ def tasks_bulk(*, project, actor, action: str, tasks, priority: int | None = Non
         tasks_reopened(project_id=project.pk, task_ids=ids)
     record(action=f"tasks.bulk_{action}", organization=project.organization_id, actor=actor, object_type="project",
            object_id=project.pk, data={"count": count, "ids": ids[:1000], "priority": priority}, request=request)
+    if action != "set_priority":
+        events.progress_changed(project.pk)
+    return count
+
+
+def tasks_overlap_changed(*, project, before: int, after: int) -> int:
+    """The project's overlap moved from `before` to `after`: every non-gold task wants that many more (or
+    fewer, never below one) annotations; tasks that now want more return to the queue. Returns the count."""
+    delta = int(after) - int(before)
+    if not delta:
+        return 0
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's two-argument max()
+    target = f"{greatest}(1, tasks_task.target_annotations + {delta})"
+    qs = Task.objects.filter(project=project, is_gold=False)
+    count = qs.update(target_annotations=RawSQL(target, []), status=RawSQL(status_sql(target=target), []),
+                      updated_at=timezone.now())
+    if delta > 0:
+        seq = reopen_bump(project.pk)
+        qs.filter(annotations_count__lt=F("target_annotations")).update(reopen_seq=seq)
+    events.progress_changed(project.pk)
     return count

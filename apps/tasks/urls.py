@@ -44,3 +44,18 @@ urlpatterns += [
             name="project-reviews-next"),
     re_path(r"^reviews/(?P<review_id>[0-9]{1,18})/?$", review_views.ReviewView.as_view(), name="review"),
 ]
+
+from . import annotation_views  # noqa: E402
+
+ANNOTATION = r"^annotations/(?P<annotation_id>[0-9]{1,18})"
+urlpatterns += [
+    re_path(rf"{ANNOTATION}/?$", annotation_views.AnnotationView.as_view(), name="annotation"),
+    re_path(rf"{ANNOTATION}/history/?$", annotation_views.AnnotationHistoryView.as_view(), name="annotation-history"),
+    re_path(rf"{ANNOTATION}/revert/?$", annotation_views.AnnotationRevertView.as_view(), name="annotation-revert"),
+    re_path(r"^tasks/(?P<task_id>[0-9]{1,18})/annotations/?$", annotation_views.TaskAnnotationsView.as_view(),
+            name="task-annotations"),
+    re_path(r"^tasks/(?P<task_id>[0-9]{1,18})/predictions/?$", annotation_views.TaskPredictionsView.as_view(),
+            name="task-predictions"),
+    re_path(r"^projects/(?P<project_id>[0-9]{1,18})/predictions/?$", annotation_views.ProjectPredictionsView.as_view(),
+            name="project-predictions"),
+]

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import Prefetch
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -21,8 +22,8 @@ from . import services
 from .import_formats import ImportFormatError, detect_format
 from .imports import tasks_import
 from .media import media_upload
-from .models import Media, Task
-from .selectors import access_task, filter_tasks, tasks_visible
+from .models import Annotation, Media, Prediction, Task
+from .selectors import access_task, filter_tasks, media_in_own_tasks, tasks_visible
 from .serializers import (
     ImportQuerySerializer,
     TaskBulkSerializer,
@@ -157,18 +158,17 @@ class ProjectMediaView(OrgAPIView):
 
 
 class MediaFileView(OrgAPIView):
-    """GET /media/{id}: the file, to members who may see the project's tasks."""
+    """GET /media/{id}: the file, to members who may see the project's tasks (annotators: a task of theirs)."""
 
     roles = {"GET": EVERYONE}
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, media_id):
         media = Media.objects.filter(pk=media_id, organization=self.tenancy.organization).first()
-        # Annotators will reach media through the tasks leased to them (the queue, #4).
-        may_see = self.tenancy.role in READERS | REVIEWERS
-        if media is None or not may_see or not projects_visible(tenancy=self.tenancy).filter(
-            pk=media.project_id
-        ).exists():
+        if media is None or not projects_visible(tenancy=self.tenancy).filter(pk=media.project_id).exists():
+            raise NotFound("no such media")
+        # Annotators reach media only through the tasks they hold (or held) an assignment on.
+        if self.tenancy.role not in READERS | REVIEWERS and not media_in_own_tasks(tenancy=self.tenancy, media=media):
             raise NotFound("no such media")
         response = FileResponse(default_storage.open(media.key, "rb"), content_type=media.content_type)
         response["Content-Disposition"] = f'inline; filename="{media.name}"'
@@ -185,8 +185,19 @@ class TaskViewSet(OrgViewSet):
         return access_task(tenancy=self.tenancy, task_id=pk)
 
     def _out(self, task):
-        task = Task.objects.prefetch_related("annotations__author", "predictions").get(pk=task.pk)
-        return TaskDetailSerializer(task, context={"show_gold": self.tenancy.role in MANAGERS}).data
+        """Reviewers, managers and viewers see every annotation; annotators only their own, the predictions
+        only where the project shows them, and nothing of gold or consensus."""
+        annotations = Annotation.objects.select_related("author").order_by("id")
+        predictions = Prediction.objects.all()
+        annotator = self.tenancy.role not in READERS | REVIEWERS
+        if annotator:
+            annotations = annotations.filter(author=self.tenancy.user)
+            if not task.project.settings.get("show_predictions", True):
+                predictions = predictions.none()
+        task = Task.objects.prefetch_related(Prefetch("annotations", queryset=annotations),
+                                             Prefetch("predictions", queryset=predictions)).get(pk=task.pk)
+        return TaskDetailSerializer(task, context={"show_gold": self.tenancy.role in MANAGERS,
+                                                   "annotator": annotator}).data
 
     def retrieve(self, request, pk=None):
         return Response(self._out(self._task(pk)))
