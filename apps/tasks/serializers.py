@@ -12,6 +12,15 @@ class TaskSerializer(serializers.ModelSerializer):
                   "target_annotations", "external_id", "created_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("annotator"):
+            # An annotator must not be able to tell a gold task from another (its counters would tell too).
+            for key in ("is_gold", "gold", "consensus", "annotations_count", "target_annotations", "status",
+                        "priority"):
+                data.pop(key, None)
+        return data
+
 
 class AnnotationSerializer(serializers.ModelSerializer):
     author = serializers.EmailField(source="author.email", allow_null=True, read_only=True)

@@ -111,7 +111,16 @@ class ProjectTaskListView(mixins.ListModelMixin, OrgViewSet):
     def get_queryset(self):
         project = access_project(tenancy=self.tenancy, project_id=self.kwargs["project_id"])
         filters = validated(TaskFilterSerializer, self.request.query_params)
+        if self._annotator() and (filters.get("is_gold") is not None or filters.get("status")):
+            raise ApiError("annotators list the tasks they hold without gold or status filters",
+                           details={"is_gold": ["not for annotators"], "status": ["not for annotators"]})
         return filter_tasks(tasks_visible(tenancy=self.tenancy, project=project), filters)
+
+    def _annotator(self) -> bool:
+        return self.tenancy.role not in READERS | REVIEWERS
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "annotator": self._annotator()}
 
     @extend_schema(parameters=[TaskFilterSerializer])
     def list(self, request, *args, **kwargs):

@@ -213,3 +213,17 @@ def test_next_and_submit_use_a_constant_number_of_queries(tenant, manager, as_ro
                 lease = next_task(client, project).json()
             with django_assert_max_num_queries(24):
                 assert submit(client, lease).status_code == 201
+
+
+def test_an_annotator_cannot_tell_a_gold_task_from_the_tasks_they_see(tenant, manager, as_role):
+    project = make_project(manager, tasks=2)
+    client = as_role("annotator")
+    lease = next_task(client, project).json()
+    submit(client, lease)
+    listed = client.get(f"/api/v1/projects/{project['id']}/tasks").json()["results"]
+    assert [t["id"] for t in listed] == [lease["task"]["id"]]
+    detail = client.get(f"/api/v1/tasks/{lease['task']['id']}").json()
+    for shown in (listed[0], detail):
+        assert "is_gold" not in shown and "gold" not in shown and "target_annotations" not in shown
+    assert client.get(f"/api/v1/projects/{project['id']}/tasks?is_gold=true").status_code == 400
+    assert "is_gold" in manager.get(f"/api/v1/projects/{project['id']}/tasks").json()["results"][0]

@@ -5,8 +5,8 @@ from django.db import connection
 
 from apps.projects.models import Project
 from apps.tasks.annotations import assignment_submit
-from apps.tasks.queue import next_task
 from apps.tasks.models import Task
+from apps.tasks.queue import next_task
 
 from .queue_support import ANSWER, annotators, make_project
 
