@@ -20,20 +20,29 @@ A spec names the task's data fields and the controls that label them::
     }
 
 Data fields
-    ``type`` is ``text``, ``image``, ``audio`` or ``url`` (an image or audio is a URL or a storage key:
-    a non-empty string either way). The key is the name results use as ``to_name``; ``field`` (default:
-    the key) is the key of the task's data that holds the content. They differ only for Label Studio
-    configs such as ``<Image name="img-1" value="$img"/>`` (name ``img-1``, field ``img``).
+    ``type`` is ``text``, ``html`` (Label Studio's HyperText), ``paragraphs`` (its Paragraphs: an array of
+    objects, each paragraph's text under ``text_key``, default ``text``), ``image``, ``audio`` or ``url``
+    (an image or audio is a URL or a storage key: a non-empty string either way; ``url`` is content behind
+    a link). The key is the name results use as ``to_name``; ``field`` (default: the key) is the key of
+    the task's data that holds the content. They differ only for Label Studio configs such as
+    ``<Image name="img-1" value="$img"/>`` (name ``img-1``, field ``img``).
 
 Controls
-    ``type`` is one of ``choices`` (``multiple``; hierarchical, a taxonomy, when a label has ``children``),
-    ``spans`` (over a text field), ``bbox``, ``polygon``, ``keypoints`` (over an image; the labels of
-    ``keypoints`` are the named points), ``textarea`` (``max_length`` per text, default none), ``rating``
-    (``max``, default 5) and ``relation`` (between two regions of one result; no ``to``). Every control
-    has ``required`` (default false). ``multiple`` (default false) exists for choices and the region
-    controls (spans, bbox, polygon, keypoints: labels per region). ``taxonomy`` (choices only) defaults
-    to "some label has children"; ``true`` with flat labels gives Label Studio's flat ``<Taxonomy>``.
-    Unknown keys are errors, so a typo never passes silently.
+    ``type`` is one of ``choices`` (``multiple``; hierarchical when a label has ``children``), ``spans``
+    (over text, html or paragraphs), ``html_spans`` and ``paragraph_spans`` (Label Studio's HyperTextLabels
+    and ParagraphLabels), ``bbox``, ``polygon``, ``keypoints`` (over an image; the labels of ``keypoints``
+    are the named points), ``textarea`` (``max_length`` per text, default none), ``rating`` (``max``,
+    default 5) and ``relation`` (between two regions of one result; no ``to``). Every control has
+    ``required`` (default false). ``multiple`` (default false) exists for choices and the region controls
+    (labels per region). Choices only: ``taxonomy`` (default: "some label has children") makes results
+    ``{"taxonomy": paths}``, else ``{"choices": …}`` (paths too when hierarchical: Label Studio's nested
+    ``<Choices allowNested="true">``; ``true`` with flat labels gives its flat ``<Taxonomy>``);
+    ``leafs_only`` (hierarchical only, default true) keeps inner nodes from being picked. Choices, textarea
+    and rating: ``per_region`` (default false) classifies each region instead of the task. Every control
+    but relation: ``visible_when``, conditions that must all hold for it to be shown, each
+    ``{"when": "choice-selected" | "choice-unselected" | "region-selected" | "no-region-selected",
+    "control"?, "values"?}`` (Label Studio's visibleWhen, whenTagName, whenChoiceValue and
+    whenLabelValue); they only narrow ``required``. Unknown keys are errors, so a typo never passes silently.
 
 Labels
     ``value`` (what results store), optional ``hotkey`` (one key, optionally with modifiers such as
@@ -46,28 +55,36 @@ Labels
     of a taxonomy label by its value alone, and remapping a leaf moves it to wherever the new tree has it.
 
 Results (Label Studio's region format) per control type:
-    choices ``{"choices": ["positive"]}`` · taxonomy (hierarchical choices)
-    ``{"taxonomy": [["Animal", "Cat"]]}``: full paths from the root to a **leaf** ·
-    spans ``"labels"`` ``{"start", "end", "text", "labels"}`` (offsets in Unicode code points, as Python
-    and spaCy count) · bbox ``"rectanglelabels"`` ``{"x", "y", "width", "height", "rotation"?,
-    "rectanglelabels"}`` in percent of the image · polygon ``"polygonlabels"`` ``{"points": [[x, y], …]
-    (≥ 3), "closed"?, "polygonlabels"}`` · keypoints ``"keypointlabels"`` ``{"x", "y", "width"?,
-    "keypointlabels"}`` · textarea ``{"text": ["…"]}`` · rating ``{"rating": n}`` · relation
-    ``{"type": "relation", "from_id", "to_id", "direction"?, "labels"?}``.
-    Region items carry ``id`` (optional unless a relation points at it; unique in the result),
-    ``from_name``, ``to_name``, ``type`` and ``value``; ``origin``, ``score``, ``original_width``,
+    choices ``{"choices": ["positive"]}`` (hierarchical: paths ``[["Animal", "Cat"]]``, a bare label being
+    the path to a top-level one) · taxonomy ``{"taxonomy": [["Animal", "Cat"]]}``: full paths from the root
+    to a leaf, or to any node without ``leafs_only``; without ``multiple``, one pick (an inner node listed
+    with its descendants, as Label Studio's nested choices store it, is one pick) · spans ``"labels"``
+    ``{"start", "end", "text", "labels"}``: offsets in Unicode code points, as Python, spaCy and current
+    Label Studio count; when the quoted text is not at those offsets but is at the same offsets counted in
+    UTF-16 code units (JavaScript string indices, what older Label Studio wrote), they are accepted as such ·
+    spans over html and html_spans ``"hypertextlabels"`` ``{"start", "end"`` (XPaths), ``"startOffset",
+    "endOffset", "globalOffsets"?, "text"?, …}`` checked for form only · spans over paragraphs and
+    paragraph_spans ``"paragraphlabels"`` ``{"start", "end"`` (paragraph indices, also as digit strings),
+    ``"startOffset", "endOffset", "text"?, …}`` checked against the paragraphs · bbox ``"rectanglelabels"``
+    ``{"x", "y", "width", "height", "rotation"?, "rectanglelabels"}`` in percent of the image · polygon
+    ``"polygonlabels"`` ``{"points": [[x, y], …] (≥ 3), "closed"?, "polygonlabels"}`` · keypoints
+    ``"keypointlabels"`` ``{"x", "y", "width"?, "keypointlabels"}`` · textarea ``{"text": ["…"]}`` · rating
+    ``{"rating": n}`` · relation ``{"type": "relation", "from_id", "to_id", "direction"?, "labels"?}``.
+    Region items carry ``id`` (optional unless a relation or a per-region item points at it; unique in the
+    result), ``from_name``, ``to_name``, ``type`` and ``value``; ``origin``, ``score``, ``original_width``,
     ``original_height``, ``image_rotation``, ``readonly``, ``hidden``, ``parentID`` and ``meta`` are
     checked when present, other keys are kept and ignored (newer Label Studio exports add some).
-    A choices, taxonomy, textarea or rating control has at most one item per result.
-    Relations are checked against the union of the labels of every relation control of the spec.
+    A choices, taxonomy, textarea or rating control has at most one item per result; with ``per_region``,
+    one per region instead: the item carries the ``id`` of a region drawn in the same result on the same
+    object, and that region's value fields (x, y, width… or start, end…) next to its own choices, text
+    or rating. A required per-region control needs an item for every region of its object that it is
+    shown for. Relations are checked against the union of the labels of every relation control of the spec.
 
 Labels in use
-    ``spec_labels`` and ``result_labels`` speak of *selectable* labels: for a taxonomy, leaf values
-    (a path is reported by its leaf); relation labels are counted under the first relation control
-    declaring them. A textarea or rating control in use appears with an empty set.
-
-Not covered: Label Studio's per-region classifications (``perRegion``, items sharing a region id),
-xpath offsets of ``hypertextlabels``/``paragraphlabels`` and non-leaf taxonomy selections.
+    ``spec_labels`` and ``result_labels`` speak of *selectable* labels: for hierarchical choices, leaf
+    values (every node without ``leafs_only``; a path is reported by its last step); relation labels are
+    counted under the first relation control declaring them. A textarea or rating control in use appears
+    with an empty set.
 """
 
 from __future__ import annotations
@@ -75,30 +92,37 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 from django.utils.text import slugify
 
-DATA_TYPES = ("text", "image", "audio", "url")
-CONTROL_TYPES = ("choices", "spans", "bbox", "polygon", "keypoints", "textarea", "rating", "relation")
-REGION_TYPES = ("spans", "bbox", "polygon", "keypoints")  # controls that draw labelled regions
-WHOLE_TASK_TYPES = ("choices", "textarea", "rating")  # one item per result
+DATA_TYPES = ("text", "html", "paragraphs", "image", "audio", "url")
+CONTROL_TYPES = ("choices", "spans", "html_spans", "paragraph_spans", "bbox", "polygon", "keypoints", "textarea",
+                 "rating", "relation")
+# Controls that draw labelled regions.
+REGION_TYPES = ("spans", "html_spans", "paragraph_spans", "bbox", "polygon", "keypoints")
+WHOLE_TASK_TYPES = ("choices", "textarea", "rating")  # one item per result, or one per region with per_region
 
-# The data types each control may label.
+# The data types each control may label. A url field holds a link to the content, so only structure is checked.
 TARGET_TYPES = {
     "choices": DATA_TYPES,
     "textarea": DATA_TYPES,
     "rating": DATA_TYPES,
-    "spans": ("text",),
+    "spans": ("text", "html", "paragraphs"),
+    "html_spans": ("html", "url"),
+    "paragraph_spans": ("paragraphs", "url"),
     "bbox": ("image",),
     "polygon": ("image",),
     "keypoints": ("image",),
 }
 
-# Result item `type` per control type (hierarchical choices answer "taxonomy").
+# Result item `type` per control type (choices with `taxonomy` answer "taxonomy").
 RESULT_TYPES = {
     "choices": "choices",
     "spans": "labels",
+    "html_spans": "hypertextlabels",
+    "paragraph_spans": "paragraphlabels",
     "bbox": "rectanglelabels",
     "polygon": "polygonlabels",
     "keypoints": "keypointlabels",
@@ -112,23 +136,31 @@ LABEL_KEYS = {
     "choices": "choices",
     "taxonomy": "taxonomy",
     "labels": "labels",
+    "hypertextlabels": "hypertextlabels",
+    "paragraphlabels": "paragraphlabels",
     "rectanglelabels": "rectanglelabels",
     "polygonlabels": "polygonlabels",
     "keypointlabels": "keypointlabels",
 }
+REGION_RESULT_TYPES = frozenset(RESULT_TYPES[kind] for kind in REGION_TYPES)
 
-_COMMON_KEYS = ("type", "to", "required")
+_COMMON_KEYS = ("type", "to", "required", "visible_when")
+_REGION_KEYS = _COMMON_KEYS + ("labels", "multiple")
 CONTROL_KEYS = {
-    "choices": frozenset(_COMMON_KEYS + ("labels", "multiple", "taxonomy")),
-    "spans": frozenset(_COMMON_KEYS + ("labels", "multiple")),
-    "bbox": frozenset(_COMMON_KEYS + ("labels", "multiple")),
-    "polygon": frozenset(_COMMON_KEYS + ("labels", "multiple")),
-    "keypoints": frozenset(_COMMON_KEYS + ("labels", "multiple")),
-    "textarea": frozenset(_COMMON_KEYS + ("max_length",)),
-    "rating": frozenset(_COMMON_KEYS + ("max",)),
+    "choices": frozenset(_COMMON_KEYS + ("labels", "multiple", "taxonomy", "leafs_only", "per_region")),
+    "spans": frozenset(_REGION_KEYS),
+    "html_spans": frozenset(_REGION_KEYS),
+    "paragraph_spans": frozenset(_REGION_KEYS),
+    "bbox": frozenset(_REGION_KEYS),
+    "polygon": frozenset(_REGION_KEYS),
+    "keypoints": frozenset(_REGION_KEYS),
+    "textarea": frozenset(_COMMON_KEYS + ("max_length", "per_region")),
+    "rating": frozenset(_COMMON_KEYS + ("max", "per_region")),
     "relation": frozenset(("type", "required", "labels")),
 }
-DATA_KEYS = frozenset(("type", "field"))
+DATA_KEYS = frozenset(("type", "field", "text_key"))
+VISIBILITY = ("choice-selected", "choice-unselected", "region-selected", "no-region-selected")
+CONDITION_KEYS = frozenset(("when", "control", "values"))
 LABEL_ENTRY_KEYS = frozenset(("value", "id", "hotkey", "color", "children"))
 
 DEFAULT_RATING_MAX = 5
@@ -139,12 +171,15 @@ MAX_CONTROLS = 200
 MAX_LABELS = 20_000  # per control, all taxonomy levels together
 MAX_TAXONOMY_DEPTH = 20
 MAX_VALUE_LENGTH = 500
+MAX_CONDITIONS = 20  # visible_when entries per control
+MAX_XPATH_LENGTH = 10_000
 EPSILON = 1e-6  # slack for coordinates computed in floating point (100.00000000000001)
 ROTATED_SLACK = 1e-3  # rotated corners go through sin/cos and pixel sizes: a little more slack
 DIRECTIONS = ("right", "left", "bi")
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 _LABEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 _HOTKEY = re.compile(
     r"(?:(?:ctrl|control|shift|alt|option|meta|cmd|command|mod)\+)*"
@@ -270,6 +305,9 @@ def normalize_spec(spec: Any, *, previous: dict | None = None) -> dict:
     normalized = {}
     for name, control in controls.items():
         normalized[name] = _normalize_control(name, control, data, previous_ids.get(name, {}))
+    for name, control in normalized.items():  # conditions may name any control, so once all are known
+        for position, condition in enumerate(control.get("visible_when", ())):
+            _check_condition(condition, f"{_key('$.controls', name)}.visible_when[{position}]", name, normalized)
     return {"data": data, "controls": normalized}
 
 
@@ -307,6 +345,14 @@ def _normalize_data(data: Any) -> dict:
             raise SpecError(f"{path}.field",
                             f"must be the key of the task data (1–200 characters), not {_describe(field)}")
         out[name] = {"type": kind, "field": field}
+        if kind == "paragraphs":
+            text_key = entry.get("text_key", "text")
+            if not isinstance(text_key, str) or not text_key or len(text_key) > 200 or _has_control_chars(text_key):
+                raise SpecError(f"{path}.text_key", "must be the key of each paragraph's text (1–200 characters), "
+                                                    f"not {_describe(text_key)}")
+            out[name]["text_key"] = text_key
+        elif "text_key" in entry:
+            raise SpecError(f"{path}.text_key", f"only paragraphs fields have a text_key, not {kind} fields")
     return out
 
 
@@ -350,7 +396,9 @@ def _normalize_control(name: Any, control: Any, data: dict, previous_ids: dict) 
         if not isinstance(to, str) or to not in data:
             raise SpecError(f"{path}.to", f"{_show(to)} is not a data field of this spec ({_listing(data)})")
         if data[to]["type"] not in TARGET_TYPES[kind]:
-            raise SpecError(f"{path}.to", f"a {kind} control labels {' or '.join(TARGET_TYPES[kind])} fields, "
+            first, *others = TARGET_TYPES[kind]
+            also = f" (or {' or '.join(others)})" if others and len(others) < 3 else ""
+            raise SpecError(f"{path}.to", f"a {kind} control labels {first} fields{also}, "
                                           f"but {to!r} is {data[to]['type']}")
         out["to"] = to
     out["required"] = _bool_option(control, "required", path)
@@ -366,14 +414,109 @@ def _normalize_control(name: Any, control: Any, data: dict, previous_ids: dict) 
             raw = []
         labels = _normalize_labels(raw, f"{path}.labels", kind, previous_ids)
         if kind == "choices":
+            # Labels with children make hierarchical choices. taxonomy (default: hierarchical) says how results
+            # hold them: {"taxonomy": paths} (Label Studio's <Taxonomy>) or {"choices": paths} (its nested
+            # <Choices allowNested="true">). leafs_only keeps inner nodes from being picked themselves.
             hierarchical = any("children" in label for label in labels)
-            taxonomy = _bool_option(control, "taxonomy", path, default=hierarchical)
-            if hierarchical and not taxonomy:
-                raise SpecError(f"{path}.taxonomy", "labels with children make a taxonomy; remove the children "
-                                                    "or set taxonomy to true")
-            out["taxonomy"] = taxonomy
+            out["taxonomy"] = _bool_option(control, "taxonomy", path, default=hierarchical)
+            leafs_only = _bool_option(control, "leafs_only", path, default=True)
+            if hierarchical:
+                out["leafs_only"] = leafs_only
         out["labels"] = labels
+    if kind in WHOLE_TASK_TYPES and _bool_option(control, "per_region", path):
+        out["per_region"] = True
+    conditions = _normalize_conditions(control.get("visible_when", _MISSING), f"{path}.visible_when")
+    if conditions:
+        out["visible_when"] = conditions
     return out
+
+
+def _normalize_conditions(raw: Any, path: str) -> list:
+    """`visible_when`: conditions that must all hold for the control to be shown (Label Studio's visibleWhen,
+    whenTagName, whenChoiceValue and whenLabelValue). Names are checked once every control is known."""
+    if raw is _MISSING:
+        return []
+    example = '[{"when": "choice-selected", "control": "sentiment", "values": ["positive"]}]'
+    if not isinstance(raw, list):
+        raise SpecError(path, f"must be an array of conditions such as {example}, not {_describe(raw)}")
+    if len(raw) > MAX_CONDITIONS:
+        raise SpecError(path, f"at most {MAX_CONDITIONS} conditions")
+    out = []
+    for position, condition in enumerate(raw):
+        at = f"{path}[{position}]"
+        if not isinstance(condition, dict):
+            raise SpecError(at, f"must be a condition such as {example[1:-1]}, not {_describe(condition)}")
+        for key in condition:
+            if key not in CONDITION_KEYS:
+                raise SpecError(_key(at, key), "unknown key for a condition (allowed: when, control, values)")
+        when = condition.get("when", _MISSING)
+        if when is _MISSING:
+            raise SpecError(f"{at}.when", f"missing: one of {', '.join(VISIBILITY)}")
+        if not isinstance(when, str) or when not in VISIBILITY:
+            raise SpecError(f"{at}.when", f"{_show(when)} is not a condition; use one of {', '.join(VISIBILITY)}")
+        entry: dict[str, Any] = {"when": when}
+        for key in ("control", "values"):
+            if key in condition and when == "no-region-selected":
+                raise SpecError(f"{at}.{key}", "no-region-selected takes no control or values")
+        if "control" in condition:
+            name = condition["control"]
+            if not isinstance(name, str) or not name:
+                raise SpecError(f"{at}.control", f"must be a control name, not {_describe(name)}")
+            entry["control"] = name
+        if "values" in condition:
+            values = condition["values"]
+            if not isinstance(values, list) or not values or len(values) > MAX_LABELS:
+                raise SpecError(f"{at}.values", f"must be a non-empty array of label values, not {_describe(values)}")
+            for index, value in enumerate(values):
+                if not isinstance(value, str) or not value:
+                    raise SpecError(f"{at}.values[{index}]", f"must be a label value, not {_describe(value)}")
+            entry["values"] = list(values)
+        out.append(entry)
+    return out
+
+
+def _node_values(control: dict) -> set[str]:
+    """Every label value of a normalized control, at any level."""
+    values: set[str] = set()
+    stack = list(control.get("labels", ()))
+    while stack:
+        label = stack.pop()
+        values.add(label["value"])
+        stack.extend(label.get("children", ()))
+    return values
+
+
+def _fits(control: dict, on_choices: bool) -> bool:
+    return control["type"] == "choices" if on_choices else control["type"] in REGION_TYPES
+
+
+def _check_condition(condition: dict, at: str, name: str, controls: dict) -> None:
+    when = condition["when"]
+    if when == "no-region-selected":
+        return
+    on_choices = when != "region-selected"
+    wanted = "a choices control" if on_choices else "a region control (" + ", ".join(REGION_TYPES) + ")"
+    other_name = condition.get("control")
+    if other_name is not None:
+        if other_name == name:
+            raise SpecError(f"{at}.control", "a control's visibility cannot depend on the control itself")
+        other = controls.get(other_name)
+        if other is None:
+            raise SpecError(f"{at}.control", f"{_show(other_name)} is not a control of this spec "
+                                             f"({_listing(controls)})")
+        if not _fits(other, on_choices):
+            raise SpecError(f"{at}.control", f"{other_name!r} is a {other['type']} control; a {when} condition "
+                                             f"names {wanted}")
+        candidates = [other]
+    else:
+        candidates = [control for control in controls.values() if _fits(control, on_choices)]
+    known: set[str] = set()
+    for candidate in candidates:
+        known |= _node_values(candidate)
+    for index, value in enumerate(condition.get("values", ())):
+        if value not in known:
+            owner = repr(other_name) if other_name is not None else f"any {wanted[2:]}"
+            raise SpecError(f"{at}.values[{index}]", f"{_show(value)} is not a label of {owner}")
 
 
 def _normalize_labels(raw: Any, path: str, kind: str, previous_ids: dict) -> list:
@@ -503,9 +646,9 @@ def _previous_ids(previous: Any) -> dict[str, dict[str, str]]:
 
 
 def validate_data(spec: dict, data: Any) -> None:
-    """A task's data holds every field of the spec: text as a string (or, for Label Studio's Paragraphs,
-    an array), image/audio/url as a non-empty string (a URL or a storage key). SchemaMismatch with a
-    path into the data (`$.image`)."""
+    """A task's data holds every field of the spec: text and html as a string (text also as an array, for
+    specs made before paragraphs had their own type), paragraphs as an array of objects, image/audio/url as
+    a non-empty string (a URL or a storage key). SchemaMismatch with a path into the data (`$.image`)."""
     if not isinstance(data, dict):
         raise SchemaMismatch("$", f"task data must be a JSON object, not {_describe(data)}")
     for entry in spec["data"].values():
@@ -516,6 +659,18 @@ def validate_data(spec: dict, data: Any) -> None:
         if kind == "text":
             if not isinstance(value, str | list):
                 raise SchemaMismatch(_key("$", field), f"must be a string of text, not {_describe(value)}")
+        elif kind == "html":
+            if not isinstance(value, str):
+                raise SchemaMismatch(_key("$", field), f"must be a string of HTML, not {_describe(value)}")
+        elif kind == "paragraphs":
+            if not isinstance(value, list):
+                raise SchemaMismatch(_key("$", field), "must be an array of paragraphs such as "
+                                                       f"[{{\"author\": \"…\", \"text\": \"…\"}}], "
+                                                       f"not {_describe(value)}")
+            for position, paragraph in enumerate(value):
+                if not isinstance(paragraph, dict):
+                    raise SchemaMismatch(f"{_key('$', field)}[{position}]",
+                                         f"must be an object (a paragraph), not {_describe(paragraph)}")
         elif not isinstance(value, str) or not value.strip():
             raise SchemaMismatch(_key("$", field),
                                  f"must be a non-empty string (a URL or a storage key), not {_describe(value)}")
@@ -525,42 +680,61 @@ def validate_data(spec: dict, data: Any) -> None:
 
 
 class CompiledControl:
-    __slots__ = ("name", "type", "result_type", "to", "field", "required", "multiple", "labels", "tree",
-                 "leaf_paths", "leaf_path_of", "node_values", "max", "max_length")
+    __slots__ = ("name", "type", "result_type", "label_key", "to", "field", "target", "text_key", "required",
+                 "multiple", "per_region", "visible_when", "labels", "tree", "hierarchical", "leafs_only",
+                 "selectable_paths", "path_of", "leaf_path_of", "node_values", "max", "max_length", "check",
+                 "one_per_result", "draws_regions")
 
     def __init__(self, name: str, control: dict, data: dict):
         self.name = name
         self.type = control["type"]
         self.to = control.get("to")
-        self.field = data[self.to]["field"] if self.to in data else self.to
+        target = data.get(self.to) if isinstance(self.to, str) else None
+        self.field = target["field"] if target else self.to
+        self.target = target["type"] if target else None
+        self.text_key = target.get("text_key", "text") if target else "text"
         self.required = control.get("required", False)
         self.multiple = control.get("multiple", False)
+        self.per_region = control.get("per_region", False)
+        self.visible_when = tuple(control.get("visible_when", ()))
         self.max = control.get("max", DEFAULT_RATING_MAX)
         self.max_length = control.get("max_length")
         taxonomy = self.type == "choices" and control.get("taxonomy", False)
         self.result_type = "taxonomy" if taxonomy else RESULT_TYPES[self.type]
+        self.label_key = LABEL_KEYS.get(self.result_type)
+        self.check = _CHECKS.get(self.result_type)  # the value's check, bound once (spans: by the data type)
+        if self.result_type == "labels":
+            self.check = _SPAN_CHECKS.get(self.target, _check_text_span)
+        self.one_per_result = self.type in WHOLE_TASK_TYPES and not self.per_region
+        self.draws_regions = self.result_type in REGION_RESULT_TYPES
         self.tree: dict | None = None
-        self.leaf_paths: frozenset = frozenset()
+        self.hierarchical = False
+        self.leafs_only = control.get("leafs_only", True)
+        self.selectable_paths: frozenset = frozenset()
+        self.path_of: dict[str, list[str]] = {}
         self.leaf_path_of: dict[str, list[str]] = {}
         labels = control.get("labels", [])
-        if taxonomy:
+        if self.type == "choices":
+            # Every choices control gets its tree (flat choices: all leaves), so paths check the same way.
             self.tree = {}
-            nodes: set[str] = set()
             stack = [(labels, self.tree, ())]
             while stack:
                 entries, into, prefix = stack.pop()
                 for label in entries:
                     value = label["value"]
-                    nodes.add(value)
+                    path = prefix + (value,)
+                    self.path_of[value] = list(path)
                     if label.get("children"):
+                        self.hierarchical = True
                         into[value] = {}
-                        stack.append((label["children"], into[value], prefix + (value,)))
+                        stack.append((label["children"], into[value], path))
                     else:
                         into[value] = None
-                        self.leaf_path_of[value] = list(prefix + (value,))
-            self.leaf_paths = frozenset(tuple(path) for path in self.leaf_path_of.values())
-            self.labels = frozenset(self.leaf_path_of)
-            self.node_values = frozenset(nodes)
+                        self.leaf_path_of[value] = list(path)
+            selectable = self.leaf_path_of if self.leafs_only else self.path_of
+            self.selectable_paths = frozenset(tuple(path) for path in selectable.values())
+            self.labels = frozenset(selectable)
+            self.node_values = frozenset(self.path_of)
         else:
             self.labels = frozenset(label["value"] for label in labels)
             self.node_values = self.labels
@@ -670,69 +844,208 @@ def _region_labels(value: dict, index: int, control: CompiledControl, key: str) 
 
 
 def _check_choices(value: dict, index: int, control: CompiledControl, data) -> None:
-    _region_labels(value, index, control, "choices")
+    entries = value.get("choices", _MISSING)
+    if not control.hierarchical and not (isinstance(entries, list) and any(isinstance(e, list) for e in entries)):
+        _region_labels(value, index, control, "choices")  # flat labels: the common case
+        return
+    _check_paths(entries, f"$[{index}].value.choices", control, strings=True)
 
 
 def _check_taxonomy(value: dict, index: int, control: CompiledControl, data) -> None:
-    at = f"$[{index}].value.taxonomy"
-    paths = value.get("taxonomy", _MISSING)
-    if paths is _MISSING:
+    _check_paths(value.get("taxonomy", _MISSING), f"$[{index}].value.taxonomy", control, strings=False)
+
+
+def _check_paths(entries: Any, at: str, control: CompiledControl, *, strings: bool) -> None:
+    """Choices as paths from the root (`["Animal", "Cat"]`). With `strings`, a bare label is the one-step
+    path to a top-level label: what flat choices, and Label Studio's choices without allowNested, store."""
+    if entries is _MISSING:
         _fail(at, "missing: the chosen paths, e.g. [[\"Animal\", \"Cat\"]]")
-    if not isinstance(paths, list):
-        _fail(at, f"must be an array of paths such as [[\"Animal\", \"Cat\"]], not {_describe(paths)}")
-    if not paths:
+    if not isinstance(entries, list):
+        _fail(at, f"must be an array of paths such as [[\"Animal\", \"Cat\"]], not {_describe(entries)}")
+    if not entries:
         _fail(at, "must name at least one path")
-    if len(paths) > 1 and not control.multiple:
-        _fail(at, f"control {control.name!r} allows one choice, got {len(paths)}")
-    for position, path in enumerate(paths):
+    chosen: list[tuple] = []
+    for position, entry in enumerate(entries):
         here = f"{at}[{position}]"
-        if not isinstance(path, list) or not path:
-            _fail(here, f"must be a path from the root, such as [\"Animal\", \"Cat\"], not {_describe(path)}")
-        if all(isinstance(step, str) for step in path) and tuple(path) in control.leaf_paths:
-            continue
-        _explain_taxonomy_path(path, here, control)
-    if len(paths) > 1 and len({tuple(path) for path in paths}) != len(paths):
+        if isinstance(entry, str) and strings:
+            if (entry,) not in control.selectable_paths:
+                _fail(here, _path_problem([entry], control)[1])
+            chosen.append((entry,))
+        elif isinstance(entry, list) and entry:
+            if not (all(isinstance(step, str) for step in entry) and tuple(entry) in control.selectable_paths):
+                step, reason = _path_problem(entry, control)
+                _fail(here if step is None else f"{here}[{step}]", reason)
+            chosen.append(tuple(entry))
+        else:
+            what = "a label or a path" if strings else "a path"
+            _fail(here, f"must be {what} from the root, such as [\"Animal\", \"Cat\"], not {_describe(entry)}")
+    distinct = set(chosen)
+    if len(distinct) != len(chosen):
         _fail(at, "names the same path twice")
+    if len(chosen) > 1 and not control.multiple:
+        # Label Studio's nested choices store a picked inner node together with the children it selects.
+        picks = sum(1 for path in chosen if not any(path[:depth] in distinct for depth in range(1, len(path))))
+        if picks > 1:
+            _fail(at, f"control {control.name!r} allows one choice, got {picks}")
 
 
-def _explain_taxonomy_path(path: list, here: str, control: CompiledControl) -> None:
+def _path_problem(path: list, control: CompiledControl) -> tuple[int | None, str]:
+    """Why `path` is not a selectable path of `control`: the step at fault (None: the path as a whole)."""
+    kind = "taxonomy" if control.result_type == "taxonomy" else "choices"
     node: dict | None = control.tree
     parent = None
     for depth, step in enumerate(path):
         if not isinstance(step, str):
-            _fail(f"{here}[{depth}]", f"must be a label value (a string), not {_describe(step)}")
+            return depth, f"must be a label value (a string), not {_describe(step)}"
         if node is None:
-            _fail(f"{here}[{depth}]", f"{_show(parent)} is a leaf of taxonomy {control.name!r}: the path ends there")
+            return depth, f"{_show(parent)} is a leaf of {kind} {control.name!r}: the path ends there"
         if step not in node:
             where = f"a child of {_show(parent)}" if parent is not None else "a top-level label"
-            reason = f"{_show(step)} is not {where} in taxonomy {control.name!r} (expected one of: {_listing(node)})"
-            if step in control.leaf_path_of:
-                reason += f"; its full path is {json.dumps(control.leaf_path_of[step], ensure_ascii=False)}"
-            _fail(f"{here}[{depth}]", reason)
+            reason = f"{_show(step)} is not {where} in {kind} {control.name!r} (expected one of: {_listing(node)})"
+            if step in control.path_of:
+                reason += f"; its full path is {json.dumps(control.path_of[step], ensure_ascii=False)}"
+            return depth, reason
         parent, node = step, node[step]
-    if node is not None:
-        _fail(here, f"the path ends at {_show(parent)}, which is not a leaf: choose one of {_listing(node)}")
+    return None, f"the path ends at {_show(parent)}, which is not a leaf: choose one of {_listing(node or ())}"
 
 
-def _check_spans(value: dict, index: int, control: CompiledControl, data) -> None:
+@lru_cache(maxsize=4)
+def _utf16(text: str) -> bytes:
+    return text.encode("utf-16-le", "surrogatepass")
+
+
+def _utf16_length(text: str) -> int:
+    return len(text) if text.isascii() else len(_utf16(text)) // 2
+
+
+def _utf16_slice(text: str, start: int, end: int) -> str | None:
+    """text[start:end] counted in UTF-16 code units (JavaScript string indices); None when those offsets
+    fall outside the text or inside a character, or when they count the same as code points."""
+    if text.isascii():
+        return None
+    encoded = _utf16(text)
+    if 2 * end > len(encoded) or len(encoded) == 2 * len(text):
+        return None
+    try:
+        return encoded[2 * start:2 * end].decode("utf-16-le")
+    except UnicodeDecodeError:  # half of a surrogate pair
+        return None
+
+
+def _quote_matches(text: str, start: int, end: int, quoted: str) -> bool:
+    """The quoted text is at start–end, counted in code points or, failing that, in UTF-16 code units."""
+    return (end <= len(text) and text[start:end] == quoted) or _utf16_slice(text, start, end) == quoted
+
+
+def _check_text_span(value: dict, index: int, control: CompiledControl, data) -> None:
     start = _integer(value.get("start", _MISSING), f"$[{index}].value.start", "the offset where the span starts")
     end = _integer(value.get("end", _MISSING), f"$[{index}].value.end", "the offset after the span's last character")
     if start < 0:
         _fail(f"$[{index}].value.start", f"must be 0 or more, not {_show(start)}")
     if end <= start:
         _fail(f"$[{index}].value.end", f"must be greater than start ({_show(start)}), not {_show(end)}")
-    text = data.get(control.field) if data is not None else None
-    if isinstance(text, str) and end > len(text):
-        _fail(f"$[{index}].value.end", f"{_show(end)} is past the end of the text of {control.field!r} "
-                                       f"({len(text)} characters)")
     quoted = value.get("text", _MISSING)
-    if quoted is not _MISSING:
-        if not isinstance(quoted, str):
-            _fail(f"$[{index}].value.text", f"must be the text of the span, not {_describe(quoted)}")
-        if isinstance(text, str) and quoted != text[start:end]:
+    if quoted is not _MISSING and not isinstance(quoted, str):
+        _fail(f"$[{index}].value.text", f"must be the text of the span, not {_describe(quoted)}")
+    text = data.get(control.field) if data is not None else None
+    if isinstance(text, str):
+        if quoted is not _MISSING and (text[start:end] == quoted and end <= len(text)
+                                       or _utf16_slice(text, start, end) == quoted):
+            pass
+        elif end > len(text):
+            _fail(f"$[{index}].value.end", f"{_show(end)} is past the end of the text of {control.field!r} "
+                                           f"({len(text)} characters)")
+        elif quoted is not _MISSING:
             _fail(f"$[{index}].value.text", f"{_show(quoted)} is not the text at {start}–{end} of "
                                             f"{control.field!r}, which is {_show(text[start:end])}")
-    _region_labels(value, index, control, "labels")
+    _region_labels(value, index, control, control.label_key)
+
+
+def _offset(value: dict, at: str, key: str, what: str) -> int:
+    offset = _integer(value.get(key, _MISSING), f"{at}.{key}", what)
+    if offset < 0:
+        _fail(f"{at}.{key}", f"must be 0 or more, not {_show(offset)}")
+    return offset
+
+
+def _check_html_span(value: dict, index: int, control: CompiledControl, data) -> None:
+    """A region of a <HyperText>: XPaths of the start and end text nodes and offsets inside them, checked for
+    their form only (the HTML is not parsed)."""
+    at = f"$[{index}].value"
+    for key, what in (("start", "starts"), ("end", "ends")):
+        xpath = value.get(key, _MISSING)
+        shape = f"the XPath of the node where the region {what}, such as \"/p[1]/text()[1]\""
+        if xpath is _MISSING:
+            _fail(f"{at}.{key}", f"missing: {shape}")
+        if not isinstance(xpath, str) or not xpath.startswith("/") or len(xpath) > MAX_XPATH_LENGTH \
+                or _has_control_chars(xpath):
+            _fail(f"{at}.{key}", f"must be {shape}, not {_describe(xpath)}")
+    start_offset = _offset(value, at, "startOffset", "the offset in the start node")
+    end_offset = _offset(value, at, "endOffset", "the offset in the end node")
+    if value["start"] == value["end"] and end_offset <= start_offset:
+        _fail(f"{at}.endOffset", f"must be greater than startOffset ({_show(start_offset)}) within one node, "
+                                 f"not {_show(end_offset)}")
+    offsets = value.get("globalOffsets")
+    if offsets is not None:
+        if not isinstance(offsets, dict):
+            _fail(f"{at}.globalOffsets", f"must be an object {{\"start\", \"end\"}}, not {_describe(offsets)}")
+        start = _offset(offsets, f"{at}.globalOffsets", "start", "the offset in the page's text")
+        end = _offset(offsets, f"{at}.globalOffsets", "end", "the offset in the page's text")
+        if end <= start:
+            _fail(f"{at}.globalOffsets.end", f"must be greater than start ({_show(start)}), not {_show(end)}")
+    if "text" in value and not isinstance(value["text"], str):
+        _fail(f"{at}.text", f"must be the text of the region, not {_describe(value['text'])}")
+    _region_labels(value, index, control, control.label_key)
+
+
+def _paragraph_index(value: Any, path: str, what: str) -> int:
+    if value is _MISSING:
+        _fail(path, f"missing: the index of {what}")
+    if type(value) is int:
+        index = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        index = int(value)  # Label Studio writes "0"
+    else:
+        _fail(path, f"must be the index of {what} (an integer, or its digits in a string), not {_describe(value)}")
+    if index < 0:
+        _fail(path, f"must be 0 or more, not {_show(index)}")
+    return index
+
+
+def _check_paragraph_span(value: dict, index: int, control: CompiledControl, data) -> None:
+    """A region of <Paragraphs>: start and end paragraph indices and offsets inside those paragraphs."""
+    at = f"$[{index}].value"
+    start = _paragraph_index(value.get("start", _MISSING), f"{at}.start", "the paragraph where the region starts")
+    end = _paragraph_index(value.get("end", _MISSING), f"{at}.end", "the paragraph where the region ends")
+    start_offset = _offset(value, at, "startOffset", "the offset in the start paragraph")
+    end_offset = _offset(value, at, "endOffset", "the offset in the end paragraph")
+    if end < start:
+        _fail(f"{at}.end", f"must be the start paragraph ({_show(start)}) or a later one, not {_show(end)}")
+    if end == start and end_offset <= start_offset:
+        _fail(f"{at}.endOffset", f"must be greater than startOffset ({_show(start_offset)}) within one paragraph, "
+                                 f"not {_show(end_offset)}")
+    quoted = value.get("text", _MISSING)
+    if quoted is not _MISSING and not isinstance(quoted, str):
+        _fail(f"{at}.text", f"must be the text of the region, not {_describe(quoted)}")
+    paragraphs = data.get(control.field) if data is not None else None
+    if isinstance(paragraphs, list):
+        if end >= len(paragraphs):
+            _fail(f"{at}.end", f"{_show(end)} is past the last paragraph of {control.field!r} "
+                               f"({len(paragraphs)} paragraph{'s' if len(paragraphs) != 1 else ''})")
+        texts = [paragraph.get(control.text_key) if isinstance(paragraph, dict) else None
+                 for paragraph in (paragraphs[start], paragraphs[end])]
+        for text, key, offset, number in zip(texts, ("startOffset", "endOffset"), (start_offset, end_offset),
+                                             (start, end), strict=True):
+            # Offsets in a paragraph may count UTF-16 code units, so the longer count is the limit.
+            if isinstance(text, str) and offset > _utf16_length(text):
+                _fail(f"{at}.{key}", f"{_show(offset)} is past the end of paragraph {number} of {control.field!r} "
+                                     f"({len(text)} characters)")
+        text = texts[0]
+        if start == end and isinstance(text, str) and isinstance(quoted, str) \
+                and not _quote_matches(text, start_offset, end_offset, quoted):
+            _fail(f"{at}.text", f"{_show(quoted)} is not the text at {start_offset}–{end_offset} of paragraph "
+                                f"{start} of {control.field!r}, which is {_show(text[start_offset:end_offset])}")
+    _region_labels(value, index, control, control.label_key)
 
 
 def _check_bbox(value: dict, index: int, control: CompiledControl, data, item: dict) -> None:
@@ -830,10 +1143,14 @@ def _check_rating(value: dict, index: int, control: CompiledControl, data) -> No
         _fail(at, f"must be from 1 to {control.max}, not {_show(rating)}")
 
 
+# Label Studio's <Labels> stores regions in the format of the object it labels.
+_SPAN_CHECKS = {"text": _check_text_span, "html": _check_html_span, "paragraphs": _check_paragraph_span}
 _CHECKS = {
     "choices": _check_choices,
     "taxonomy": _check_taxonomy,
-    "labels": _check_spans,
+    "labels": _check_text_span,
+    "hypertextlabels": _check_html_span,
+    "paragraphlabels": _check_paragraph_span,
     "polygonlabels": _check_polygon,
     "keypointlabels": _check_keypoints,
     "textarea": _check_textarea,
@@ -893,16 +1210,18 @@ def validate_result(spec: dict | CompiledSpec, result: Any, data: dict | None = 
     """Check a result against a normalized spec; SchemaMismatch(path, reason) at the first problem.
 
     With `data` (the task's data), span offsets and quoted text are checked against the text field.
-    `require_complete` also demands a result for every required control (a submitted annotation; a
-    draft or a prediction may be partial). Any JSON-shaped input gives None or SchemaMismatch.
+    `require_complete` also demands a result for every required control that is visible (a submitted
+    annotation; a draft or a prediction may be partial). Any JSON-shaped input gives None or SchemaMismatch.
     """
     compiled = compile_spec(spec)
     if not isinstance(data, dict):
         data = None
     if not isinstance(result, list):
         _fail("$", f"a result must be an array of regions, not {_describe(result)}")
-    region_ids: dict[str, int] = {}
+    region_ids: dict[str, int] = {}  # ids of every item but per-region ones, which repeat their region's
+    regions: dict[str, int] = {}  # ids of drawn regions (a subset)
     whole_task: dict[str, int] = {}
+    per_region: dict[tuple[str, str], int] = {}  # (control, region id) → index
     relations: list[int] = []
     for index, item in enumerate(result):
         if not isinstance(item, dict):
@@ -932,19 +1251,32 @@ def validate_result(spec: dict | CompiledSpec, result: Any, data: dict | None = 
         if to_name != control.to or not isinstance(to_name, str):
             _fail(f"$[{index}].to_name", f"{'missing' if to_name is _MISSING else _show(to_name)}: control "
                                          f"{name!r} labels {control.to!r}")
-        if "id" in item:
+        if control.per_region:
+            region_id = item.get("id", _MISSING)
+            if region_id is _MISSING:
+                _fail(f"$[{index}].id", f"missing: control {name!r} classifies regions, so its items carry the "
+                                        "id of their region")
+            if not isinstance(region_id, str) or not region_id:
+                _fail(f"$[{index}].id", f"must be a region id (a non-empty string), not {_describe(region_id)}")
+            if (name, region_id) in per_region:
+                _fail(f"$[{index}]", f"control {name!r} already has a result for region {_show(region_id)} at "
+                                     f"$[{per_region[name, region_id]}]; it takes one per region")
+            per_region[name, region_id] = index
+        elif "id" in item:
             region_id = item["id"]
             if not isinstance(region_id, str) or not region_id:
                 _fail(f"$[{index}].id", f"must be a non-empty string, not {_describe(region_id)}")
             if region_id in region_ids:
                 _fail(f"$[{index}].id", f"duplicate region id {_show(region_id)} (also at $[{region_ids[region_id]}])")
             region_ids[region_id] = index
+            if control.draws_regions:
+                regions[region_id] = index
         _check_optional_keys(item, index)
         value = item.get("value", _MISSING)
         if not isinstance(value, dict):
             _fail(f"$[{index}].value", "missing: the region's value" if value is _MISSING
                   else f"must be an object, not {_describe(value)}")
-        if control.type in WHOLE_TASK_TYPES:
+        if control.one_per_result:
             if name in whole_task:
                 _fail(f"$[{index}]", f"control {name!r} already has a result at $[{whole_task[name]}]; "
                                      "it takes one per annotation")
@@ -952,31 +1284,102 @@ def validate_result(spec: dict | CompiledSpec, result: Any, data: dict | None = 
         if kind == "rectanglelabels":
             _check_bbox(value, index, control, data, item)
         else:
-            _CHECKS[kind](value, index, control, data)
+            control.check(value, index, control, data)
+    for (name, region_id), index in per_region.items():
+        # A per-region item repeats its region's id and value fields (x, y, width… or start, end…) next to its
+        # own choices, text or rating; the region must be drawn in this result, on the control's object.
+        where = regions.get(region_id)
+        if where is None:
+            other = f" ($[{region_ids[region_id]}] is not a region)" if region_id in region_ids else ""
+            _fail(f"$[{index}].id", f"no region of this result has the id {_show(region_id)}{other}; control "
+                                    f"{name!r} classifies regions")
+        if result[where]["to_name"] != result[index]["to_name"]:
+            _fail(f"$[{index}].id", f"region {_show(region_id)} at $[{where}] is on {result[where]['to_name']!r}, "
+                                    f"but control {name!r} classifies regions of {result[index]['to_name']!r}")
     for index in relations:
         item = result[index]
         for key in ("from_id", "to_id"):
             if item[key] not in region_ids:
                 _fail(f"$[{index}].{key}", f"no region of this result has the id {_show(item[key])}")
     if require_complete:
-        present = set(whole_task)
-        for item in result:  # region controls: any item of theirs counts
-            if isinstance(item, dict) and isinstance(item.get("from_name"), str):
-                present.add(item["from_name"])
-        for control in compiled.required:
-            if control.type == "relation":
-                if not relations:
-                    _fail("$", f"control {control.name!r} is required: draw at least one relation")
-            elif control.name not in present:
+        _check_complete(compiled, result, whole_task, regions, per_region, relations)
+
+
+def _check_complete(compiled: CompiledSpec, result: list, whole_task: dict, regions: dict, per_region: dict,
+                    relations: list) -> None:
+    """Every required control has its items, unless its visible_when conditions hide it: Label Studio only
+    demands what is shown. A required per-region control needs an item for every region of its object."""
+    present = set(whole_task)
+    for item in result:  # region controls: any item of theirs counts
+        if isinstance(item, dict) and isinstance(item.get("from_name"), str):
+            present.add(item["from_name"])
+    selected: dict[str, set[str]] | None = None
+    for control in compiled.required:
+        if control.type == "relation":
+            if not relations:
+                _fail("$", f"control {control.name!r} is required: draw at least one relation")
+            continue
+        if not control.per_region and control.name in present:
+            continue
+        if control.visible_when and selected is None:
+            selected = _selected_choices(compiled, result, whole_task)
+        if not control.per_region:
+            if _shown(control, selected, None):
                 _fail("$", f"control {control.name!r} is required but the result has nothing for it")
+            continue
+        for region_id, where in regions.items():
+            region = result[where]
+            if region["to_name"] == control.to and (control.name, region_id) not in per_region \
+                    and _shown(control, selected, region):
+                _fail(f"$[{where}]", f"control {control.name!r} is required for every region of "
+                                     f"{control.to!r}, and region {_show(region_id)} has no result for it")
+
+
+def _selected_choices(compiled: CompiledSpec, result: list, whole_task: dict) -> dict[str, set[str]]:
+    """The labels chosen per choices control (every step of a path counts: its ancestors are chosen too)."""
+    selected: dict[str, set[str]] = {}
+    for name, index in whole_task.items():
+        control = compiled.controls[name]
+        if control.type != "choices":
+            continue
+        chosen: set[str] = set()
+        for entry in result[index]["value"].get(control.label_key, ()):
+            chosen.update(entry if isinstance(entry, list) else (entry,))
+        selected[name] = chosen
+    return selected
+
+
+def _shown(control: CompiledControl, selected: dict[str, set[str]] | None, region: dict | None) -> bool:
+    """Whether the control is shown at submission, for the whole task (`region` None) or for one region."""
+    for condition in control.visible_when:
+        when = condition["when"]
+        if when == "no-region-selected":
+            if region is not None:
+                return False
+        elif when == "region-selected":
+            # For the whole task, only while a region is selected: not a demand at submission.
+            if region is None or condition.get("control", region["from_name"]) != region["from_name"]:
+                return False
+            if "values" in condition:
+                labels = region["value"].get(LABEL_KEYS[region["type"]], ())
+                if not set(condition["values"]).intersection(labels):
+                    return False
+        else:
+            names = [condition["control"]] if "control" in condition else list(selected or ())
+            values = condition.get("values")
+            hit = any((selected or {}).get(name) and (values is None or not selected[name].isdisjoint(values))
+                      for name in names)
+            if hit != (when == "choice-selected"):
+                return False
+    return True
 
 
 # --- labels in use, remaps -------------------------------------------------------------------------------
 
 
 def spec_labels(spec: dict | CompiledSpec) -> dict[str, set[str]]:
-    """Every selectable label value per control: leaf values for a taxonomy; an empty set for
-    textarea and rating."""
+    """Every selectable label value per control: leaf values for a taxonomy (every node with leafs_only
+    false); an empty set for textarea and rating."""
     compiled = compile_spec(spec)
     return {name: set(control.labels) for name, control in compiled.controls.items()}
 
@@ -990,8 +1393,8 @@ def _item_labels(item: dict) -> list[str]:
         value = item.get("value")
         key = LABEL_KEYS.get(kind) if isinstance(kind, str) else None
         labels = value.get(key) if key and isinstance(value, dict) else None
-        if kind == "taxonomy" and isinstance(labels, list):
-            labels = [path[-1] for path in labels if isinstance(path, list) and path]
+        if kind in ("taxonomy", "choices") and isinstance(labels, list):  # a path counts as its last step
+            labels = [entry[-1] if isinstance(entry, list) and entry else entry for entry in labels]
     if not isinstance(labels, list):
         return []
     return [label for label in labels if isinstance(label, str)]
@@ -1023,12 +1426,12 @@ def result_labels(spec: dict | CompiledSpec, result: Any) -> dict[str, set[str]]
 def remap_result(spec: dict | CompiledSpec, result: Any, remap: dict) -> list:
     """A new result with labels renamed or merged (`"old": "new"`) or deleted (`"old": None`) per control.
 
-    `spec` is the target (new) spec: a taxonomy label is rewritten to its full path there, so moving a
-    leaf to another branch needs no remap entry. A region left without labels is dropped, and so is
-    every relation touching a dropped region, and a relation whose labels were all deleted. A control
-    mapped to None as a whole (`{"transcript": None}`) loses all its items. Relation labels use the
-    entries of relation controls (or of controls that neither `spec` nor the result's regions know: a
-    removed relation control). The input is not modified.
+    `spec` is the target (new) spec: a path of hierarchical choices is rewritten to the label's full path
+    there, so moving a label to another branch needs no remap entry. A region left without labels is
+    dropped, and so are its per-region items and every relation touching it, and a relation whose labels
+    were all deleted. A control mapped to None as a whole (`{"transcript": None}`) loses all its items.
+    Relation labels use the entries of relation controls (or of controls that neither `spec` nor the
+    result's regions know: a removed relation control). The input is not modified.
     """
     compiled = compile_spec(spec)
     remap = remap if isinstance(remap, dict) else {}
@@ -1045,14 +1448,19 @@ def remap_result(spec: dict | CompiledSpec, result: Any, remap: dict) -> list:
 
     out: list = []
     dropped: set[str] = set()
+    dropped_regions: set[str] = set()
     for item in result:
         if not isinstance(item, dict) or item.get("type") == "relation":
             out.append(_copy_json(item))
             continue
         name = item.get("from_name")
+        region_id = item.get("id") if isinstance(item.get("id"), str) else None
+        is_region = _is_region(item)
         if isinstance(name, str) and name in remap and remap[name] is None:
-            if isinstance(item.get("id"), str):
-                dropped.add(item["id"])
+            if region_id is not None:
+                dropped.add(region_id)
+                if is_region:
+                    dropped_regions.add(region_id)
             continue
         mapping = remap.get(name) if isinstance(name, str) else None
         new = _copy_json(item)
@@ -1064,22 +1472,35 @@ def remap_result(spec: dict | CompiledSpec, result: Any, remap: dict) -> list:
             continue
         mapping = mapping if isinstance(mapping, dict) else {}
         control = compiled.controls.get(name) if isinstance(name, str) else None
-        if kind == "taxonomy":
-            relabelled = _remap_paths(value[key], mapping, control)
+        if kind in ("taxonomy", "choices"):
+            relabelled = _remap_choices(value[key], mapping, control)
         else:
             relabelled = _remap_labels(value[key], mapping)
         if not relabelled and value[key]:
-            if isinstance(new.get("id"), str):
-                dropped.add(new["id"])
+            if region_id is not None:
+                dropped.add(region_id)
+                if is_region:
+                    dropped_regions.add(region_id)
             continue
         value[key] = relabelled
         out.append(new)
 
-    final = []
+    # Per-region items (choices, text, rating on a region, repeating its id) go with their region; an id
+    # is gone, for relations, when no remaining item carries it.
+    kept = []
     for item in out:
+        if isinstance(item, dict) and not _is_region(item) and item.get("type") != "relation" \
+                and isinstance(item.get("id"), str) and item["id"] in dropped_regions:
+            continue
+        kept.append(item)
+    remaining = {item["id"] for item in kept if isinstance(item, dict) and item.get("type") != "relation"
+                 and isinstance(item.get("id"), str)}
+    gone = dropped - remaining
+    final = []
+    for item in kept:
         if isinstance(item, dict) and item.get("type") == "relation":
             ends = (item.get("from_id"), item.get("to_id"))
-            if any(isinstance(end, str) and end in dropped for end in ends):
+            if any(isinstance(end, str) and end in gone for end in ends):
                 continue
             labels = item.get("labels")
             if isinstance(labels, list) and labels and relation_map:
@@ -1120,21 +1541,38 @@ def _remap_labels(labels: list, mapping: dict) -> list:
     return out
 
 
-def _remap_paths(paths: list, mapping: dict, control: CompiledControl | None) -> list:
+def _is_region(item: dict) -> bool:
+    kind = item.get("type")
+    return isinstance(kind, str) and kind in REGION_RESULT_TYPES
+
+
+def _remap_choices(entries: list, mapping: dict, control: CompiledControl | None) -> list:
+    """Choices as labels or paths; a path's last step is the label that is remapped, and the path is then
+    rewritten to where that label sits in the new tree."""
     out: list = []
-    for path in paths:
-        if not isinstance(path, list) or not path or not isinstance(path[-1], str):
-            out.append(path)
-            continue
-        leaf = mapping.get(path[-1], path[-1])
-        if leaf is None:
-            continue
-        if control is not None and isinstance(leaf, str) and leaf in control.leaf_path_of:
-            new_path = list(control.leaf_path_of[leaf])
+    for entry in entries:
+        if isinstance(entry, list):
+            if not entry or not isinstance(entry[-1], str):
+                new: Any = entry
+            else:
+                label = mapping.get(entry[-1], entry[-1])
+                if label is None:
+                    continue
+                if control is not None and isinstance(label, str) and label in control.path_of:
+                    new = list(control.path_of[label])
+                else:
+                    new = entry[:-1] + [label]
+        elif isinstance(entry, str):
+            new = mapping.get(entry, entry)
+            if new is None:
+                continue
+            if control is not None and control.hierarchical and isinstance(new, str) \
+                    and len(control.path_of.get(new, ())) > 1:
+                new = list(control.path_of[new])  # no longer top-level: a bare label cannot say where it is
         else:
-            new_path = path[:-1] + [leaf]
-        if new_path not in out:
-            out.append(new_path)
+            new = entry
+        if new not in out:
+            out.append(new)
     return out
 
 

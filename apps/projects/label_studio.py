@@ -1,9 +1,10 @@
 """Label Studio labeling configs (the `<View>` XML) converted to Quorum label specs.
 
-Object tags become data fields: ``Text``, ``HyperText`` and ``Paragraphs`` are text (``url`` with
-``valueType="url"``), ``Image`` is image, ``Audio`` and ``AudioPlus`` are audio; the object's ``name``
-is what results call ``to_name`` and its ``value="$field"`` names the task data key. Control tags
-become controls: ``Choices`` (nested ``Choice`` makes a taxonomy), ``Taxonomy``, ``Labels`` (spans),
+Object tags become data fields: ``Text`` is text, ``HyperText`` html, ``Paragraphs`` paragraphs (its
+``textKey`` kept as ``text_key``), all three ``url`` with ``valueType="url"``; ``Image`` is image, ``Audio``
+and ``AudioPlus`` are audio. The object's ``name`` is what results call ``to_name`` and its
+``value="$field"`` names the task data key. Control tags become controls: ``Choices``, ``Taxonomy``,
+``Labels`` (spans), ``HyperTextLabels`` (html_spans), ``ParagraphLabels`` (paragraph_spans),
 ``RectangleLabels``, ``PolygonLabels``, ``KeyPointLabels``, ``TextArea``, ``Rating`` and ``Relations``.
 Layout tags (``View``, ``Header``, ``Style``, ``Collapse``, ``Panel``, ``Filter``) are looked through,
 and the unlabelled drawing tools ``Rectangle``, ``Polygon``, ``KeyPoint`` are skipped; any other tag
@@ -12,6 +13,19 @@ the project's Label Studio results. Tag and attribute names are matched case-ins
 Label Studio does. A ``Choice``/``Label`` with an ``alias`` is stored under its alias (what Label
 Studio writes into results), and exact duplicate siblings (same value, no conflicting hotkey or
 color) are merged, since Label Studio results cannot tell them apart.
+
+Label Studio's own rules, mirrored:
+
+* ``<Taxonomy>`` is hierarchical choices answering ``{"taxonomy": paths}``; inner nodes may be picked
+  unless ``leafsOnly="true"`` (Label Studio's default is false).
+* ``<Choices>`` shows nested ``<Choice>`` tags only with ``allowNested="true"``; its results are then paths
+  (``{"choices": [["Animal", "Cat"]]}``) and picking an inner node picks its children too. Without
+  allowNested Label Studio shows and stores the top-level choices alone, and so does the spec.
+* ``perRegion="true"`` (Choices, Taxonomy, TextArea, Rating) classifies each region instead of the task.
+* ``visibleWhen`` with ``whenTagName``, ``whenChoiceValue`` and ``whenLabelValue`` on a control or on an
+  enclosing ``<View>`` becomes ``visible_when``; a control placed inside a ``<Choice>`` is shown when that
+  choice is selected (Label Studio's own ``<Choice>`` nests only choices: this reads such a config as the
+  visibleWhen="choice-selected" it stands for).
 
 The XML is parsed by defusedxml with DTDs forbidden: no entities, no external references, no
 network. Configs over 1 MiB are refused.
@@ -24,25 +38,35 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from .label_spec import SpecError, normalize_spec
+from .label_spec import VISIBILITY, SpecError, normalize_spec
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_DEPTH = 100
 
 OBJECT_TAGS = {
     "text": "text",
-    "hypertext": "text",
-    "paragraphs": "text",
+    "hypertext": "html",
+    "paragraphs": "paragraphs",
     "image": "image",
     "audio": "audio",
     "audioplus": "audio",
 }
-LABEL_TAGS = {"labels": "spans", "rectanglelabels": "bbox", "polygonlabels": "polygon", "keypointlabels": "keypoints"}
+LABEL_TAGS = {
+    "labels": "spans",
+    "hypertextlabels": "html_spans",
+    "paragraphlabels": "paragraph_spans",
+    "rectanglelabels": "bbox",
+    "polygonlabels": "polygon",
+    "keypointlabels": "keypoints",
+}
 CHOICE_TAGS = ("choices", "taxonomy")
+CLASSIFICATION_TAGS = CHOICE_TAGS + ("textarea", "rating")  # the tags that may classify regions (perRegion)
+CONTROL_TAGS = frozenset(LABEL_TAGS) | frozenset(CLASSIFICATION_TAGS)
 LAYOUT_TAGS = frozenset(("view", "header", "style", "collapse", "panel", "filter"))
 SKIPPED_TOOLS = frozenset(("rectangle", "polygon", "keypoint"))
 SUPPORTED = ("View, Header, Style; Text, HyperText, Paragraphs, Image, Audio, AudioPlus; Choices, Taxonomy, "
-             "Labels, RectangleLabels, PolygonLabels, KeyPointLabels, TextArea, Rating, Relations")
+             "Labels, HyperTextLabels, ParagraphLabels, RectangleLabels, PolygonLabels, KeyPointLabels, TextArea, "
+             "Rating, Relations")
 
 
 def _attrs(element: Element) -> dict[str, str]:
@@ -119,16 +143,24 @@ def spec_from_label_config(xml: str) -> dict:
     if _tag(root) != "view":
         raise SpecError(_where(root), "a labeling config starts with <View>")
     objects: dict[str, Element] = {}
-    controls: list[Element] = []
+    controls: list[tuple[Element, tuple]] = []  # with the visibility conditions around them
     relations: list[Element] = []
-    stack = [(root, 0)]
+    # (element, depth, conditions of the enclosing views and choices, name of the enclosing choices)
+    stack: list[tuple[Element, int, tuple, str | None]] = [(root, 0, (), None)]
     while stack:
-        element, depth = stack.pop()
+        element, depth, conditions, choices = stack.pop()
         tag = _tag(element)
         if depth > MAX_DEPTH:
             raise SpecError(_where(element), f"tags are nested more than {MAX_DEPTH} levels deep")
         if tag in LAYOUT_TAGS:
-            stack.extend((child, depth + 1) for child in reversed(list(element)))
+            inner = conditions + _visibility(element) if tag == "view" else conditions
+            stack.extend((child, depth + 1, inner, choices) for child in reversed(list(element)))
+        elif tag == "choice" and choices is not None:
+            # The labels themselves are read by _labels; this looks for controls placed inside a choice.
+            value = _attrs(element).get("alias") or _attrs(element).get("value")
+            inner = conditions + ({"when": "choice-selected", "control": choices, "values": [value]},) if value \
+                else conditions
+            stack.extend((child, depth + 1, inner, choices) for child in reversed(list(element)))
         elif tag in OBJECT_TAGS:
             name = _attrs(element).get("name")
             if not name:
@@ -136,11 +168,15 @@ def spec_from_label_config(xml: str) -> dict:
             if name in objects:
                 raise SpecError(_where(element), f"another object tag is also named {name!r}")
             objects[name] = element
-        elif tag in LABEL_TAGS or tag in CHOICE_TAGS or tag in ("textarea", "rating"):
-            controls.append(element)
+        elif tag in CONTROL_TAGS:
+            own = conditions + _visibility(element)
+            controls.append((element, own))
+            if tag in CHOICE_TAGS:
+                name = _attrs(element).get("name") or ""
+                stack.extend((child, depth + 1, own, name) for child in reversed(list(element)))
         elif tag == "relations":
             relations.append(element)
-        elif tag in SKIPPED_TOOLS:
+        elif tag in SKIPPED_TOOLS or tag == "":  # "": comments and processing instructions
             continue
         else:
             raise SpecError(_where(element), f"<{element.tag}> is not supported by Quorum (supported: {SUPPORTED})")
@@ -148,13 +184,13 @@ def spec_from_label_config(xml: str) -> dict:
     data = {name: _data_field(element) for name, element in objects.items()}
     spec_controls: dict[str, dict] = {}
     where: dict[str, str] = {}
-    for element in controls:
+    for element, conditions in controls:
         name = _attrs(element).get("name")
         if not name:
             raise SpecError(_where(element), "a control tag needs a name")
         if name in spec_controls or name in objects:
             raise SpecError(_where(element), f"another tag is also named {name!r}")
-        spec_controls[name] = _control(element, objects)
+        spec_controls[name] = _control(element, objects, conditions)
         where[name] = _where(element)
     for element in relations:
         name = _attrs(element).get("name") or "relations"
@@ -162,7 +198,7 @@ def spec_from_label_config(xml: str) -> dict:
         while name in spec_controls or name in objects:
             number += 1
             name = f"{base}_{number}"
-        spec_controls[name] = {"type": "relation", "labels": _labels(element, ("relation",), nested=False)}
+        spec_controls[name] = {"type": "relation", "labels": _labels(element, ("relation",), nested="refuse")}
         where[name] = _where(element)
 
     spec = {"data": data, "controls": spec_controls}
@@ -170,6 +206,35 @@ def spec_from_label_config(xml: str) -> dict:
         return normalize_spec(spec)
     except SpecError as exc:
         raise SpecError(_where_in_config(exc.path, where, objects), f"{exc.reason} (at {exc.path})") from None
+
+
+def _visibility(element: Element) -> tuple:
+    """The condition of Label Studio's visibleWhen (with whenTagName, whenChoiceValue, whenLabelValue)."""
+    attrs = _attrs(element)
+    raw = attrs.get("visiblewhen", "")
+    when = raw.strip().lower()
+    tag_name = attrs.get("whentagname", "").strip()
+    choice_value = attrs.get("whenchoicevalue", "")
+    label_value = attrs.get("whenlabelvalue", "")
+    if not when:
+        # Without visibleWhen, whenChoiceValue alone shows the tag when any choices control has that value,
+        # and whenLabelValue alone narrows a perRegion control to the regions with that label.
+        if choice_value:
+            return ({"when": "choice-selected", "values": [choice_value]},)
+        if label_value and _tag(element) in CLASSIFICATION_TAGS and _flag(element, "perRegion"):
+            return ({"when": "region-selected", "values": [label_value]},)
+        return ()
+    if when not in VISIBILITY:
+        raise SpecError(_where(element), f'visibleWhen="{raw}" must be one of {", ".join(VISIBILITY)}')
+    condition: dict = {"when": when}
+    if when == "no-region-selected":
+        return (condition,)
+    if tag_name:
+        condition["control"] = tag_name
+    values = choice_value if when.startswith("choice") else label_value
+    if values:  # Label Studio splits them on commas
+        condition["values"] = [value.strip() for value in values.split(",") if value.strip()]
+    return (condition,)
 
 
 def _where_in_config(path: str, where: dict[str, str], objects: dict[str, Element]) -> str:
@@ -187,12 +252,15 @@ def _data_field(element: Element) -> dict:
     if not value.startswith("$") or len(value) < 2:
         raise SpecError(_where(element), f'value="{value}" must name a task data field, such as value="$text"')
     kind = OBJECT_TAGS[_tag(element)]
-    if kind == "text" and attrs.get("valuetype", "").lower() == "url":
-        kind = "url"  # the task holds a link to the text, not the text: spans cannot be checked against it
-    return {"type": kind, "field": value[1:]}
+    if kind in ("text", "html", "paragraphs") and attrs.get("valuetype", "").lower() == "url":
+        kind = "url"  # the task holds a link to the content, not the content: offsets cannot be checked
+    field = {"type": kind, "field": value[1:]}
+    if kind == "paragraphs" and attrs.get("textkey"):
+        field["text_key"] = attrs["textkey"]
+    return field
 
 
-def _control(element: Element, objects: dict[str, Element]) -> dict:
+def _control(element: Element, objects: dict[str, Element], conditions: tuple) -> dict:
     tag = _tag(element)
     attrs = _attrs(element)
     to = attrs.get("toname")
@@ -203,22 +271,30 @@ def _control(element: Element, objects: dict[str, Element]) -> dict:
     if to not in objects:
         known = ", ".join(objects) or "none"
         raise SpecError(_where(element), f'toName="{to}" names no object tag of this config (objects: {known})')
-    if _flag(element, "perRegion"):
-        raise SpecError(_where(element), "perRegion controls (a classification per region) are not supported")
     if attrs.get("value", "").startswith("$"):
         raise SpecError(_where(element), "labels loaded from task data (dynamic labels) are not supported")
     control: dict = {"to": to, "required": _flag(element, "required")}
+    if _flag(element, "perRegion"):
+        if tag not in CLASSIFICATION_TAGS:
+            raise SpecError(_where(element), "perRegion is for the controls that classify a region: Choices, "
+                                             "Taxonomy, TextArea and Rating")
+        control["per_region"] = True
     if tag in LABEL_TAGS:
         control["type"] = LABEL_TAGS[tag]
         control["multiple"] = _choice_mode(element) == "multiple"
-        control["labels"] = _labels(element, ("label",), nested=False)
+        control["labels"] = _labels(element, ("label",), nested="refuse")
     elif tag == "choices":
-        labels = _labels(element, ("choice",), nested=True)
+        allow_nested = _flag(element, "allowNested")
+        labels = _labels(element, ("choice",), nested="allow" if allow_nested else "ignore")
         control.update(type="choices", multiple=_choice_mode(element) == "multiple", labels=labels)
+        if any("children" in label for label in labels):
+            # Results are paths under "choices", and picking an inner node picks it along with its children.
+            control.update(taxonomy=False, leafs_only=False)
     elif tag == "taxonomy":
-        # Label Studio's taxonomy is multi-select; maxUsages="1" makes it single.
+        # Label Studio's taxonomy is multi-select; maxUsages="1" makes it single. Inner nodes may be picked
+        # unless leafsOnly is true.
         control.update(type="choices", taxonomy=True, multiple=_integer(element, "maxUsages") != 1,
-                       labels=_labels(element, ("choice",), nested=True))
+                       leafs_only=_flag(element, "leafsOnly"), labels=_labels(element, ("choice",), nested="allow"))
     elif tag == "textarea":
         control["type"] = "textarea"
         max_length = _integer(element, "maxLength")
@@ -229,6 +305,14 @@ def _control(element: Element, objects: dict[str, Element]) -> dict:
         max_rating = _integer(element, "maxRating")
         if max_rating is not None:
             control["max"] = max_rating
+    visible_when = []
+    for condition in conditions:
+        condition = dict(condition)
+        if condition.get("control") in objects and condition["when"] == "region-selected":
+            del condition["control"]  # whenTagName may name the object whose regions count: any of its regions
+        visible_when.append(condition)
+    if visible_when:
+        control["visible_when"] = visible_when
     return control
 
 
@@ -241,8 +325,10 @@ def _choice_mode(element: Element) -> str:
     raise SpecError(_where(element), f'choice="{mode}" must be single, single-radio or multiple')
 
 
-def _labels(element: Element, label_tags: tuple[str, ...], *, nested: bool, depth: int = 0) -> list[dict]:
-    """The label entries under a control (or under a Choice, for a taxonomy), looking through layout tags."""
+def _labels(element: Element, label_tags: tuple[str, ...], *, nested: str, depth: int = 0) -> list[dict]:
+    """The label entries under a control (or under a Choice), looking through layout tags. Label tags nested
+    in a label are children with `nested="allow"`, dropped with "ignore" (what Label Studio's Choices does
+    without allowNested) and an error with "refuse". Controls inside are collected by the caller's walk."""
     if depth > MAX_DEPTH:
         raise SpecError(_where(element), f"choices are nested more than {MAX_DEPTH} levels deep")
     labels: list[dict] = []
@@ -256,7 +342,7 @@ def _labels(element: Element, label_tags: tuple[str, ...], *, nested: bool, dept
         if tag == "view":
             pending[:0] = list(child)
             continue
-        if tag == "":  # comments and processing instructions
+        if tag == "" or tag in CONTROL_TAGS:  # comments and processing instructions; nested controls
             continue
         if tag not in label_tags:
             expected = " or ".join(f"<{name.title()}>" for name in label_tags)
@@ -271,10 +357,10 @@ def _labels(element: Element, label_tags: tuple[str, ...], *, nested: bool, dept
         if attrs.get("background"):
             label["color"] = attrs["background"]
         nested_children = [c for c in child if _tag(c) in label_tags]
-        if nested_children:
-            if not nested:
-                raise SpecError(_where(child), "labels cannot be nested here")
-            label["children"] = _labels(child, label_tags, nested=True, depth=depth + 1)
+        if nested_children and nested == "refuse":
+            raise SpecError(_where(child), "labels cannot be nested here")
+        if nested_children and nested == "allow":
+            label["children"] = _labels(child, label_tags, nested=nested, depth=depth + 1)
         if value in seen:
             first = seen[value]
             if "children" in label or "children" in first or any(

@@ -233,8 +233,44 @@ SPEC_ERRORS = [
      "$.controls.entities.labels[0].children", "only choices labels have children"),
     ("empty children", _set([C, "topic", "labels", 1, "children"], []), "$.controls.topic.labels[1].children",
      "non-empty array"),
-    ("taxonomy false with children", _set([C, "topic", "taxonomy"], False), "$.controls.topic.taxonomy",
-     "make a taxonomy"),
+    ("leafs_only not a boolean", _set([C, "topic", "leafs_only"], "no"), "$.controls.topic.leafs_only",
+     "must be true or false"),
+    ("per_region on spans", _set([C, "entities", "per_region"], True), "$.controls.entities.per_region",
+     "unknown key for a spans control"),
+    ("per_region not a boolean", _set([C, "transcript", "per_region"], 1), "$.controls.transcript.per_region",
+     "must be true or false"),
+    ("text_key on a text field", _set(["data", "text", "text_key"], "body"), "$.data.text.text_key",
+     "only paragraphs fields"),
+    ("html spans over plain text", _set([C, "entities", "type"], "html_spans"), "$.controls.entities.to",
+     "a html_spans control labels html fields (or url)"),
+    ("visible_when not an array", _set([C, "topic", "visible_when"], {"when": "choice-selected"}),
+     "$.controls.topic.visible_when", "must be an array of conditions"),
+    ("unknown condition", _set([C, "topic", "visible_when"], [{"when": "hovered"}]),
+     "$.controls.topic.visible_when[0].when", '"hovered" is not a condition'),
+    ("condition typo", _set([C, "topic", "visible_when"], [{"when": "choice-selected", "contol": "sentiment"}]),
+     "$.controls.topic.visible_when[0].contol", "unknown key for a condition"),
+    ("condition on an unknown control", _set([C, "topic", "visible_when"], [{"when": "choice-selected",
+                                                                             "control": "mood"}]),
+     "$.controls.topic.visible_when[0].control", '"mood" is not a control of this spec'),
+    ("condition on the control itself", _set([C, "topic", "visible_when"], [{"when": "choice-unselected",
+                                                                             "control": "topic"}]),
+     "$.controls.topic.visible_when[0].control", "cannot depend on the control itself"),
+    ("choice condition on a region control", _set([C, "topic", "visible_when"], [{"when": "choice-selected",
+                                                                                  "control": "entities"}]),
+     "$.controls.topic.visible_when[0].control", "'entities' is a spans control; a choice-selected condition "
+                                                 "names a choices control"),
+    ("region condition on a choices control", _set([C, "transcript", "visible_when"], [{"when": "region-selected",
+                                                                                        "control": "sentiment"}]),
+     "$.controls.transcript.visible_when[0].control", "names a region control"),
+    ("condition value that is not a label", _set([C, "topic", "visible_when"], [
+        {"when": "choice-selected", "control": "sentiment", "values": ["meh"]}]),
+     "$.controls.topic.visible_when[0].values[0]", "\"meh\" is not a label of 'sentiment'"),
+    ("condition value of no choices control", _set([C, "topic", "visible_when"], [
+        {"when": "choice-selected", "values": ["quokka"]}]),
+     "$.controls.topic.visible_when[0].values[0]", "not a label of any choices control"),
+    ("no-region-selected with a control", _set([C, "topic", "visible_when"], [{"when": "no-region-selected",
+                                                                               "control": "entities"}]),
+     "$.controls.topic.visible_when[0].control", "takes no control or values"),
     ("rating max 0", _set([C, "quality", "max"], 0), "$.controls.quality.max", "from 1 to 100"),
     ("rating max true", _set([C, "quality", "max"], True), "$.controls.quality.max", "from 1 to 100"),
     ("textarea length as string", _set([C, "transcript", "max_length"], "10"), "$.controls.transcript.max_length",
@@ -700,6 +736,379 @@ def test_compile_spec_is_cached_per_spec_object():
     assert compile_spec(deepcopy(SPEC)) is not compile_spec(SPEC)
 
 
+# --- Label Studio interop: inner-node picks, nested choices, UTF-16 offsets, per-region, html and paragraphs --
+
+
+def _topic_spec(**options):
+    return normalize_spec(_with(lambda s: s[C]["topic"].update(options)))
+
+
+def test_hierarchical_choices_pick_leaves_only_unless_leafs_only_is_false():
+    assert SPEC[C]["topic"]["leafs_only"] is True  # our default: a path ends at a leaf
+    assert "not a leaf" in mismatch([taxonomy(["Animal"])]).reason
+    open_tree = _topic_spec(leafs_only=False)
+    validate_result(open_tree, [taxonomy(["Animal"], ["Animal", "Cat"], ["Plant"])], DATA)
+    assert spec_labels(open_tree)["topic"] == {"Animal", "Cat", "Dog", "Plant"}
+    assert result_labels(open_tree, [taxonomy(["Animal"])]) == {"topic": {"Animal"}}
+    # still full paths from the root, still ending at a leaf at the latest
+    assert mismatch([taxonomy(["Cat"])], spec=open_tree).path == "$[0].value.taxonomy[0][0]"
+    error = mismatch([taxonomy(["Plant", "Tree"])], spec=open_tree)
+    assert (error.path, '"Plant" is a leaf' in error.reason) == ("$[0].value.taxonomy[0][1]", True)
+    # an inner node stays in use when the tree grows under it; under leafs_only it would be orphaned
+    grown = normalize_spec(_with(lambda s: (s[C]["topic"].update(leafs_only=False),
+                                            s[C]["topic"]["labels"][1].update(children=[{"value": "Tree"}]))))
+    assert orphaned_labels(open_tree, grown, result_labels(open_tree, FULL), {}) == {}
+
+
+def test_leafs_only_is_kept_for_hierarchical_choices_only():
+    flat = normalize_spec(_with(_set([C, "sentiment", "leafs_only"], False)))
+    assert "leafs_only" not in flat[C]["sentiment"]
+    assert normalize_spec(_with(_set([C, "topic", "leafs_only"], False)))[C]["topic"]["leafs_only"] is False
+
+
+# Label Studio's <Choices allowNested="true">: hierarchical choices whose results are paths under "choices".
+NESTED = normalize_spec({"data": {"text": {"type": "text"}}, "controls": {"kind": {
+    "type": "choices", "to": "text", "taxonomy": False, "leafs_only": False, "labels": [
+        {"value": "Header 1", "children": [{"value": "Option 1.1"}, {"value": "Option 1.2"}]},
+        {"value": "Header 2", "children": [{"value": "Option 2.1"}, {"value": "Option 2.2"}]},
+        {"value": "Other"},
+    ]}}})
+
+
+def nested(*entries):
+    return {"id": "n1", "from_name": "kind", "to_name": "text", "type": "choices",
+            "value": {"choices": list(entries)}}
+
+
+def test_nested_choices_answer_paths_under_choices():
+    assert NESTED[C]["kind"]["taxonomy"] is False and compile_spec(NESTED).controls["kind"].result_type == "choices"
+    validate_result(NESTED, [nested(["Header 1", "Option 1.1"])])
+    # picking an inner node picks its children too: one choice, stored as three paths
+    validate_result(NESTED, [nested(["Header 1"], ["Header 1", "Option 1.1"], ["Header 1", "Option 1.2"])])
+    validate_result(NESTED, [nested(["Other"])])
+    validate_result(NESTED, [nested("Other")])  # a bare label is the path to a top-level label
+    assert result_labels(NESTED, [nested(["Header 1"], ["Header 1", "Option 1.1"])]) == {
+        "kind": {"Header 1", "Option 1.1"}}
+
+
+NESTED_INVALID = [
+    ("two choices where one is allowed", [nested(["Header 1", "Option 1.1"], ["Header 2"])], "$[0].value.choices",
+     "control 'kind' allows one choice, got 2"),
+    ("a nested label without its path", [nested("Option 1.1")], "$[0].value.choices[0]",
+     'is not a top-level label in choices \'kind\' (expected one of: Header 1, Header 2, Other); its full path is '
+     '["Header 1", "Option 1.1"]'),
+    ("a step that is not a child", [nested(["Header 1", "Option 2.1"])], "$[0].value.choices[0][1]",
+     '"Option 2.1" is not a child of "Header 1"'),
+    ("past a leaf", [nested(["Other", "More"])], "$[0].value.choices[0][1]", '"Other" is a leaf'),
+    ("the same path twice", [nested(["Other"], "Other")], "$[0].value.choices", "names the same path twice"),
+    ("an empty path", [nested([])], "$[0].value.choices[0]", "must be a label or a path from the root"),
+    ("answered as a taxonomy", [{**nested(["Other"]), "type": "taxonomy"}], "$[0].type", "whose results are "
+                                                                                           "'choices'"),
+]
+
+
+@pytest.mark.parametrize("result,path,reason", [case[1:] for case in NESTED_INVALID],
+                         ids=[case[0] for case in NESTED_INVALID])
+def test_invalid_nested_choices_name_the_json_path(result, path, reason):
+    error = mismatch(result, spec=NESTED, data=None)
+    assert (error.path, reason in error.reason) == (path, True), error.reason
+
+
+def test_flat_choices_also_take_one_step_paths():
+    validate_result(SPEC, [{**choices(), "value": {"choices": [["positive"]]}}], DATA)
+    error = mismatch([{**choices(), "value": {"choices": [["positive", "very"]]}}])
+    assert error.path == "$[0].value.choices[0][1]" and '"positive" is a leaf' in error.reason
+
+
+def test_nested_choices_follow_the_new_tree_on_remap():
+    new = normalize_spec({"data": {"text": {"type": "text"}}, "controls": {"kind": {
+        "type": "choices", "to": "text", "taxonomy": False, "leafs_only": False, "labels": [
+            {"value": "Header 1", "children": [{"value": "Option 1.2"}]},
+            {"value": "Header 2", "children": [{"value": "Option 2.1"}, {"value": "Option 2.2"},
+                                               {"value": "Other"}]}]}}})
+    result = [nested(["Header 1", "Option 1.1"], ["Other"])]
+    assert orphaned_labels(NESTED, new, result_labels(NESTED, result), {}) == {"kind": ["Option 1.1"]}
+    remapped = remap_result(new, result, {"kind": {"Option 1.1": "Option 1.2"}})
+    assert remapped[0]["value"]["choices"] == [["Header 1", "Option 1.2"], ["Header 2", "Other"]]
+    assert remap_result(new, [nested("Other")], {})[0]["value"]["choices"] == [["Header 2", "Other"]]
+
+
+# "Great film 😀😀 …": each emoji is one code point (Python) and two UTF-16 code units (JavaScript).
+EMOJI_TEXT = "Great film \N{GRINNING FACE}\N{GRINNING FACE} with Salma Hayek, tender and funny"
+EMOJI_DATA = {**DATA, "text": EMOJI_TEXT}
+
+
+def _utf16_offset(text, offset):
+    return len(text[:offset].encode("utf-16-le")) // 2
+
+
+def test_span_offsets_in_utf16_code_units_match_the_quoted_text_after_an_emoji():
+    start = EMOJI_TEXT.index("Salma")
+    js_start = _utf16_offset(EMOJI_TEXT, start)
+    assert js_start == start + 2
+    validate_result(SPEC, [span(start, start + 5, ["PER"], "Salma")], EMOJI_DATA)  # code points: Python, spaCy
+    validate_result(SPEC, [span(js_start, js_start + 5, ["PER"], "Salma")], EMOJI_DATA)  # older Label Studio
+    # a span reaching the end, past it in code points
+    end, js_end = len(EMOJI_TEXT), _utf16_offset(EMOJI_TEXT, len(EMOJI_TEXT))
+    validate_result(SPEC, [span(js_end - 5, js_end, ["ORG"], "funny")], EMOJI_DATA)
+    error = mismatch([span(js_end - 5, js_end, ["ORG"])], data=EMOJI_DATA)  # without a quote, code points
+    assert error.path == "$[0].value.end" and f"({end} characters)" in error.reason
+    # the emoji themselves
+    smile = EMOJI_TEXT.index("\N{GRINNING FACE}")
+    validate_result(SPEC, [span(smile, smile + 2, ["ORG"], "\N{GRINNING FACE}" * 2)], EMOJI_DATA)
+    validate_result(SPEC, [span(smile, smile + 4, ["ORG"], "\N{GRINNING FACE}" * 2)], EMOJI_DATA)
+
+
+def test_a_quote_matching_at_neither_count_is_refused():
+    js_start = _utf16_offset(EMOJI_TEXT, EMOJI_TEXT.index("Salma"))
+    error = mismatch([span(js_start, js_start + 5, ["PER"], "Selma")], data=EMOJI_DATA)
+    shown = EMOJI_TEXT[js_start:js_start + 5]  # the message counts code points
+    assert (error.path, shown) == ("$[0].value.text", "lma H")
+    assert f'is not the text at {js_start}–{js_start + 5} of \'text\', which is "{shown}"' in error.reason
+    smile = EMOJI_TEXT.index("\N{GRINNING FACE}")
+    # UTF-16 offsets that cut an emoji in half never match
+    assert mismatch([span(smile, smile + 1, ["ORG"], "\ud83d")], data=EMOJI_DATA).path == "$[0].value.text"
+
+
+# perRegion: choices, a textarea and a rating for each box, repeating the box's id and geometry.
+PER_REGION = normalize_spec({
+    "data": {"image": {"type": "image"}, "text": {"type": "text"}},
+    "controls": {
+        "objects": {"type": "bbox", "to": "image", "labels": [{"value": "quokka"}, {"value": "wallaby"}]},
+        "entities": {"type": "spans", "to": "text", "labels": [{"value": "PER"}]},
+        "age": {"type": "choices", "to": "image", "per_region": True, "required": True,
+                "labels": [{"value": "adult"}, {"value": "joey"}]},
+        "note": {"type": "textarea", "to": "image", "per_region": True},
+        "sure": {"type": "rating", "to": "image", "per_region": True, "max": 3},
+        "quality": {"type": "rating", "to": "image"},
+        "links": {"type": "relation", "labels": []},
+    },
+})
+GEOMETRY = {"x": 10, "y": 20, "width": 30, "height": 40, "rotation": 0}
+
+
+def region(region_id="b1", label="quokka", **geometry):
+    return {"id": region_id, "from_name": "objects", "to_name": "image", "type": "rectanglelabels",
+            "original_width": 960, "original_height": 643,
+            "value": {**GEOMETRY, **geometry, "rectanglelabels": [label]}}
+
+
+def per_region(name, kind, payload, region_id="b1", **extra):
+    return {"id": region_id, "from_name": name, "to_name": "image", "type": kind,
+            "value": {**GEOMETRY, **payload}, **extra}
+
+
+def age(*values, region_id="b1"):
+    return per_region("age", "choices", {"choices": list(values)}, region_id)
+
+
+def test_per_region_items_share_their_region_id():
+    assert PER_REGION[C]["age"]["per_region"] is True and "per_region" not in PER_REGION[C]["quality"]
+    result = [region("b1"), age("joey"), per_region("note", "textarea", {"text": ["in the pouch"]}),
+              per_region("sure", "rating", {"rating": 3}), region("b2", "wallaby", x=50), age("adult", region_id="b2"),
+              {"type": "relation", "from_id": "b2", "to_id": "b1", "labels": []}]
+    validate_result(PER_REGION, result, require_complete=True)
+    assert result_labels(PER_REGION, result)["age"] == {"adult", "joey"}
+    validate_result(PER_REGION, [], require_complete=True)  # no region, nothing to classify
+
+
+def test_a_required_per_region_control_needs_every_region():
+    error = mismatch([region("b1"), age("joey"), region("b2", x=50)], spec=PER_REGION, data=None,
+                     require_complete=True)
+    assert error.path == "$[2]" and 'required for every region of \'image\', and region "b2"' in error.reason
+    validate_result(PER_REGION, [region("b1"), age("joey"), region("b2", x=50)])  # a draft may be partial
+
+
+PER_REGION_INVALID = [
+    ("no id", [region(), {k: v for k, v in age("joey").items() if k != "id"}], "$[1].id",
+     "missing: control 'age' classifies regions"),
+    ("id of no region", [region(), age("joey", region_id="b9")], "$[1].id",
+     'no region of this result has the id "b9"; control \'age\' classifies regions'),
+    ("id of a whole-task item", [{**rating(2), "id": "q1"}, age("joey", region_id="q1")], "$[1].id",
+     "($[0] is not a region)"),
+    ("region on another object", [span(0, 3, ["PER"], region_id="s1"), age("joey", region_id="s1")], "$[1].id",
+     "region \"s1\" at $[0] is on 'text', but control 'age' classifies regions of 'image'"),
+    ("twice for one region", [region(), age("joey"), age("adult")], "$[2]",
+     "control 'age' already has a result for region \"b1\" at $[1]; it takes one per region"),
+    ("an unknown choice", [region(), age("kitten")], "$[1].value.choices[0]", '"kitten" is not a label'),
+    ("two choices", [region(), age("joey", "adult")], "$[1].value.choices", "allows one choice, got 2"),
+    ("an empty text", [region(), per_region("note", "textarea", {"text": []})], "$[1].value.text",
+     "at least one text"),
+    ("a rating over max", [region(), per_region("sure", "rating", {"rating": 4})], "$[1].value.rating",
+     "from 1 to 3"),
+    ("id as a number", [region(), {**age("joey"), "id": 1}], "$[1].id", "must be a region id"),
+    ("a region id used twice", [region(), region()], "$[1].id", 'duplicate region id "b1"'),
+]
+
+
+@pytest.mark.parametrize("result,path,reason", [case[1:] for case in PER_REGION_INVALID],
+                         ids=[case[0] for case in PER_REGION_INVALID])
+def test_invalid_per_region_results_name_the_json_path(result, path, reason):
+    error = mismatch(result, spec=PER_REGION, data=None)
+    assert (error.path, reason in error.reason) == (path, True), error.reason
+
+
+def test_remap_drops_the_per_region_items_of_a_dropped_region():
+    result = [region("b1"), age("joey"), region("b2", "wallaby", x=50), age("adult", region_id="b2"),
+              {"type": "relation", "from_id": "b2", "to_id": "b1", "labels": []}]
+    remapped = remap_result(PER_REGION, result, {"objects": {"quokka": None}})
+    assert [(item["from_name"], item["id"]) for item in remapped] == [("objects", "b2"), ("age", "b2")]
+    validate_result(PER_REGION, remapped, require_complete=True)
+    # a per-region item losing its last label goes alone: its region and the relation stay
+    remapped = remap_result(PER_REGION, result, {"age": {"joey": None}})
+    assert [item.get("from_name", "relation") for item in remapped] == ["objects", "objects", "age", "relation"]
+
+
+# html (Label Studio's HyperText) and paragraphs, with the region formats of HyperTextLabels and ParagraphLabels.
+DIALOGUE = [{"author": "Mia", "text": "Don't you hate that? \N{GRINNING FACE} Hate what?"},
+            {"author": "Vincent", "text": "Uncomfortable silences."}]
+DOCUMENTS = normalize_spec({
+    "data": {"page": {"type": "html"}, "dialogue": {"type": "paragraphs"}},
+    "controls": {
+        "parts": {"type": "html_spans", "to": "page", "labels": [{"value": "Title"}, {"value": "Body"}]},
+        "ner": {"type": "spans", "to": "page", "labels": [{"value": "PER"}]},
+        "slots": {"type": "paragraph_spans", "to": "dialogue", "multiple": True,
+                  "labels": [{"value": "Person"}, {"value": "Feeling"}]},
+    },
+})
+DOCUMENT_DATA = {"page": "<div><p>Intro</p><p>Body <b>text</b></p></div>", "dialogue": DIALOGUE}
+
+
+def html_region(kind="hypertextlabels", name="parts", labels=("Body",), **value):
+    key = "hypertextlabels" if kind == "hypertextlabels" else "labels"
+    base = {"start": "/div[1]/p[2]/text()[1]", "end": "/div[1]/p[2]/b[1]/text()[1]", "startOffset": 0,
+            "endOffset": 4, "globalOffsets": {"start": 5, "end": 14}, "text": "Body text"}
+    value = {key: item for key, item in {**base, **value}.items() if item is not None}  # None: leave it out
+    return {"id": "h1", "from_name": name, "to_name": "page", "type": kind, "value": {**value, key: list(labels)}}
+
+
+def paragraph_region(start="0", end="0", start_offset=10, end_offset=14, text="hate", labels=("Feeling",), **extra):
+    value = {"start": start, "end": end, "startOffset": start_offset, "endOffset": end_offset,
+             "paragraphlabels": list(labels), **extra}
+    if text is not None:
+        value["text"] = text
+    return {"id": "p1", "from_name": "slots", "to_name": "dialogue", "type": "paragraphlabels", "value": value}
+
+
+def test_html_and_paragraph_regions_pass():
+    assert DOCUMENTS["data"]["dialogue"] == {"type": "paragraphs", "field": "dialogue", "text_key": "text"}
+    validate_data(DOCUMENTS, DOCUMENT_DATA)
+    validate_result(DOCUMENTS, [
+        html_region(),
+        {**html_region("labels", "ner", ("PER",)), "id": "h2"},  # Label Studio's <Labels> over <HyperText>
+        paragraph_region(),
+        {**paragraph_region(0, 1, 6, 13, None, ("Person", "Feeling")), "id": "p2"},  # across two paragraphs
+    ], DOCUMENT_DATA, require_complete=True)
+    # the docs' example: integer indices, no text, no globalOffsets
+    validate_result(DOCUMENTS, [paragraph_region(0, 1, 2, 5, None)], DOCUMENT_DATA)
+    validate_result(DOCUMENTS, [html_region(globalOffsets=None, text=None)], DOCUMENT_DATA)
+    # after the emoji, offsets in UTF-16 code units still match the quote
+    hate = DIALOGUE[0]["text"].rindex("Hate")
+    validate_result(DOCUMENTS, [paragraph_region(start_offset=hate, end_offset=hate + 4, text="Hate")],
+                    DOCUMENT_DATA)
+    js = _utf16_offset(DIALOGUE[0]["text"], hate)
+    validate_result(DOCUMENTS, [paragraph_region(start_offset=js, end_offset=js + 4, text="Hate")], DOCUMENT_DATA)
+    assert result_labels(DOCUMENTS, [html_region(), paragraph_region()]) == {"parts": {"Body"}, "slots": {"Feeling"}}
+
+
+DOCUMENT_INVALID = [
+    ("html: start not an xpath", [html_region(start="p[2]")], "$[0].value.start", "must be the XPath of the node"),
+    ("html: missing end", [{**html_region(), "value": {"start": "/p[1]", "startOffset": 0, "endOffset": 1,
+                                                         "hypertextlabels": ["Body"]}}],
+     "$[0].value.end", "missing: the XPath"),
+    ("html: negative offset", [html_region(startOffset=-1)], "$[0].value.startOffset", "must be 0 or more"),
+    ("html: offset as string", [html_region(endOffset="4")], "$[0].value.endOffset", "must be an integer"),
+    ("html: empty region in one node", [html_region(end="/div[1]/p[2]/text()[1]", startOffset=3, endOffset=3)],
+     "$[0].value.endOffset", "greater than startOffset (3) within one node"),
+    ("html: global offsets reversed", [html_region(globalOffsets={"start": 9, "end": 2})],
+     "$[0].value.globalOffsets.end", "greater than start (9)"),
+    ("html: text as a list", [html_region(text=["Body"])], "$[0].value.text", "must be the text of the region"),
+    ("html: unknown label", [html_region(labels=["Footer"])], "$[0].value.hypertextlabels[0]",
+     '"Footer" is not a label'),
+    ("html: labels over html need xpaths too", [html_region("labels", "ner", ("PER",), start=0)],
+     "$[0].value.start", "must be the XPath"),
+    ("paragraphs: index as a word", [paragraph_region(start="first")], "$[0].value.start",
+     "must be the index of the paragraph where the region starts"),
+    ("paragraphs: end before start", [paragraph_region(start=1, end=0)], "$[0].value.end",
+     "must be the start paragraph (1) or a later one, not 0"),
+    ("paragraphs: past the last paragraph", [paragraph_region(end=2, text=None)], "$[0].value.end",
+     "2 is past the last paragraph of 'dialogue' (2 paragraphs)"),
+    ("paragraphs: offset past the paragraph", [paragraph_region(start=1, end=1, start_offset=0, end_offset=99,
+                                                                text=None)],
+     "$[0].value.endOffset", "99 is past the end of paragraph 1 of 'dialogue'"),
+    ("paragraphs: empty region", [paragraph_region(start_offset=4, end_offset=4, text=None)],
+     "$[0].value.endOffset", "greater than startOffset (4) within one paragraph"),
+    ("paragraphs: quote differs", [paragraph_region(text="love")], "$[0].value.text",
+     '"love" is not the text at 10–14 of paragraph 0 of \'dialogue\', which is "hate"'),
+    ("paragraphs: no labels", [paragraph_region(labels=())], "$[0].value.paragraphlabels", "at least one label"),
+]
+
+
+@pytest.mark.parametrize("result,path,reason", [case[1:] for case in DOCUMENT_INVALID],
+                         ids=[case[0] for case in DOCUMENT_INVALID])
+def test_invalid_html_and_paragraph_regions_name_the_json_path(result, path, reason):
+    error = mismatch(result, spec=DOCUMENTS, data=DOCUMENT_DATA)
+    assert (error.path, reason in error.reason) == (path, True), error.reason
+
+
+def test_paragraph_data_is_an_array_of_objects():
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_data(DOCUMENTS, {**DOCUMENT_DATA, "dialogue": "Mia: hello"})
+    assert caught.value.path == "$.dialogue" and "array of paragraphs" in caught.value.reason
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_data(DOCUMENTS, {**DOCUMENT_DATA, "dialogue": [{"text": "hi"}, "hello"]})
+    assert caught.value.path == "$.dialogue[1]"
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_data(DOCUMENTS, {**DOCUMENT_DATA, "page": ["<p>"]})
+    assert caught.value.path == "$.page" and "string of HTML" in caught.value.reason
+    spoken = normalize_spec({"data": {"talk": {"type": "paragraphs", "text_key": "said"}}, "controls": {
+        "slots": {"type": "paragraph_spans", "to": "talk", "labels": [{"value": "Feeling"}]}}})
+    talk = {"talk": [{"who": "Mia", "said": "I hate that"}]}
+    validate_result(spoken, [{**paragraph_region(start_offset=2, end_offset=6), "to_name": "talk"}], talk)
+
+
+# visible_when: conditions that hide a control, and with it the demand for a required one.
+CONDITIONAL = normalize_spec({"data": {"text": {"type": "text"}}, "controls": {
+    "sentiment": {"type": "choices", "to": "text", "required": True,
+                  "labels": [{"value": "positive"}, {"value": "negative"}]},
+    "why": {"type": "choices", "to": "text", "required": True, "multiple": True,
+            "visible_when": [{"when": "choice-selected", "control": "sentiment", "values": ["negative"]}],
+            "labels": [{"value": "boring"}, {"value": "too long"}]},
+    "praise": {"type": "textarea", "to": "text", "required": True,
+               "visible_when": [{"when": "choice-unselected", "control": "sentiment", "values": ["negative"]}]},
+    "entities": {"type": "spans", "to": "text", "labels": [{"value": "PER"}, {"value": "ORG"}]},
+    "role": {"type": "choices", "to": "text", "per_region": True, "required": True,
+             "visible_when": [{"when": "region-selected", "control": "entities", "values": ["PER"]}],
+             "labels": [{"value": "actor"}, {"value": "director"}]},
+    "hint": {"type": "textarea", "to": "text", "required": True, "visible_when": [{"when": "region-selected"}]},
+}})
+
+
+def cond(name, kind, value, region_id=None):
+    item = {"from_name": name, "to_name": "text", "type": kind, "value": value}
+    if region_id:
+        item["id"] = region_id
+    return item
+
+
+def test_a_required_control_is_only_required_where_it_is_shown():
+    positive = cond("sentiment", "choices", {"choices": ["positive"]})
+    negative = cond("sentiment", "choices", {"choices": ["negative"]})
+    praise = cond("praise", "textarea", {"text": ["a joy"]})
+    why = cond("why", "choices", {"choices": ["boring"]})
+    validate_result(CONDITIONAL, [positive, praise], require_complete=True)
+    assert "'praise' is required" in mismatch([positive], spec=CONDITIONAL, data=None, require_complete=True).reason
+    assert "'why' is required" in mismatch([negative], spec=CONDITIONAL, data=None, require_complete=True).reason
+    validate_result(CONDITIONAL, [negative, why], require_complete=True)
+    # a per-region control shown for PER regions only; the whole-task hint only while a region is selected
+    person = cond("entities", "labels", {"start": 0, "end": 3, "labels": ["PER"]}, "e1")
+    company = cond("entities", "labels", {"start": 4, "end": 7, "labels": ["ORG"]}, "e2")
+    error = mismatch([negative, why, person, company], spec=CONDITIONAL, data=None, require_complete=True)
+    assert error.path == "$[2]" and "'role' is required for every region" in error.reason
+    role = cond("role", "choices", {"start": 0, "end": 3, "choices": ["actor"]}, "e1")
+    validate_result(CONDITIONAL, [negative, why, person, company, role], require_complete=True)
+
+
 # --- robustness -------------------------------------------------------------------------------------------
 
 JUNK = [None, True, False, 0, -1, 1.5, 10**5000, -(10**400), math.nan, math.inf, -math.inf, -0.0, "", "x",
@@ -773,3 +1182,26 @@ def test_garbage_specs_only_ever_raise_spec_error():
             normalize_spec(spec)
         except SpecError as error:
             assert error.path.startswith("$") and error.reason
+
+
+def test_garbage_results_against_the_label_studio_shapes_only_raise_schema_mismatch():
+    rng = random.Random(31)
+    cases = [
+        (PER_REGION, [region("b1"), age("joey"), per_region("note", "textarea", {"text": ["x"]}),
+                      region("b2", x=50), {"type": "relation", "from_id": "b2", "to_id": "b1"}], None),
+        (DOCUMENTS, [html_region(), {**paragraph_region(), "id": "p1"}], DOCUMENT_DATA),
+        (NESTED, [nested(["Header 1"], ["Header 1", "Option 1.1"])], None),
+        (CONDITIONAL, [cond("sentiment", "choices", {"choices": ["negative"]}),
+                       cond("entities", "labels", {"start": 0, "end": 3, "labels": ["PER"]}, "e1"),
+                       cond("role", "choices", {"choices": ["actor"]}, "e1")], None),
+    ]
+    for spec, valid, data in cases:
+        validate_result(spec, valid, data)
+        for _ in range(1500):
+            result = _mutate(deepcopy(valid), rng)
+            try:
+                validate_result(spec, result, data, require_complete=rng.random() < 0.5)
+            except SchemaMismatch as error:
+                assert error.path.startswith("$") and error.reason
+            result_labels(spec, result)
+            remap_result(spec, result, {"objects": {"quokka": None}, "age": {"joey": None}, "kind": {"Other": None}})

@@ -306,16 +306,20 @@ def test_automatic_speech_recognition():
 def test_taxonomy():
     spec = spec_from_label_config(TAXONOMY)
     control = spec["controls"]["taxonomy"]
-    assert (control["type"], control["to"], control["taxonomy"], control["multiple"]) == \
-        ("choices", "text", True, True)
+    assert (control["type"], control["to"], control["taxonomy"], control["multiple"], control["leafs_only"]) == \
+        ("choices", "text", True, True, False)
     assert values(control) == ["Archaea", "Bacteria", "Eukarya"]
     assert [child["value"] for child in control["labels"][2]["children"]] == ["Human", "Oppossum", "Extraterrestial"]
     result = [{"id": "tx1", "from_name": "taxonomy", "to_name": "text", "type": "taxonomy",
                "value": {"taxonomy": [["Eukarya", "Human"], ["Archaea"]]}}]
     validate_result(spec, result, {"text": "Hello"})
-    result[0]["value"]["taxonomy"] = [["Eukarya"]]
+    # leafsOnly is false unless said: Label Studio then stores a picked inner node as its own path
+    result[0]["value"]["taxonomy"] = [["Eukarya"], ["Bacteria"]]
+    validate_result(spec, result)
+    strict = spec_from_label_config(TAXONOMY.replace('toName="text">', 'toName="text" leafsOnly="true">'))
+    assert strict["controls"]["taxonomy"]["leafs_only"] is True
     with pytest.raises(SchemaMismatch) as caught:
-        validate_result(spec, result)
+        validate_result(strict, result)
     assert caught.value.path == "$[0].value.taxonomy[0]" and "not a leaf" in caught.value.reason
 
 
@@ -367,10 +371,17 @@ def test_nested_choices_hotkeys_aliases_tools_and_case():
           <Taxonomy name="one" toName="photo" maxUsages="1"><Choice value="x"/></Taxonomy>
         </view>""")
     kind = spec["controls"]["kind"]
-    assert (kind["taxonomy"], kind["multiple"], kind["required"]) == (True, True, True)
-    assert kind["labels"][0]["hotkey"] == "a"
-    assert [(c["value"], c.get("hotkey")) for c in kind["labels"][0]["children"]] == [("Cat", "c"), ("dog", None)]
-    assert kind["labels"][1]["color"] == "#00ff00"
+    assert (kind["taxonomy"], kind["multiple"], kind["required"]) == (False, True, True)
+    # Without allowNested, Label Studio shows and stores the top-level choices only
+    assert [(c["value"], c.get("hotkey"), c.get("color")) for c in kind["labels"]] == [
+        ("Animal", "a", None), ("Plant", None, "#00ff00")]
+    nested = spec_from_label_config("""
+        <View><Image name="photo" value="$url"/>
+          <Choices name="kind" toName="photo" allowNested="true">
+            <Choice value="Animal" hotkey="a"><Choice value="Cat" hotkey="c"/><Choice value="Dog" alias="dog"/></Choice>
+          </Choices></View>""")
+    animal = nested["controls"]["kind"]["labels"][0]
+    assert [(c["value"], c.get("hotkey")) for c in animal["children"]] == [("Cat", "c"), ("dog", None)]
     assert spec["controls"]["one"]["multiple"] is False and spec["controls"]["one"]["taxonomy"] is True
     assert "draw" not in spec["controls"]  # the unlabelled drawing tool only enables drawing
 
@@ -431,8 +442,17 @@ def test_entities_and_dtds_are_refused(xml):
         ('<View><Text name="t" value="plain words"/></View>', '<Text name="t">', 'must name a task data field'),
         ('<View><Text name="t" value="$t"/><Choices name="c" toName="t" value="$options"/></View>',
          '<Choices name="c">', "dynamic labels"),
-        ('<View><Image name="i" value="$i"/><TextArea name="c" toName="i" perRegion="true"/></View>',
-         '<TextArea name="c">', "perRegion"),
+        ('<View><Image name="i" value="$i"/><RectangleLabels name="b" toName="i" perRegion="true">'
+         '<Label value="a"/></RectangleLabels></View>', '<RectangleLabels name="b">',
+         "perRegion is for the controls that classify a region"),
+        ('<View><Text name="t" value="$t"/><Choices name="c" toName="t" visibleWhen="sometimes"><Choice value="a"/>'
+         '</Choices></View>', '<Choices name="c">', 'visibleWhen="sometimes" must be one of choice-selected'),
+        ('<View><Text name="t" value="$t"/><View visibleWhen="choice-selected" whenTagName="mood">'
+         '<TextArea name="why" toName="t"/></View></View>', '<TextArea name="why">',
+         '"mood" is not a control of this spec'),
+        ('<View><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a"/></Choices>'
+         '<TextArea name="why" toName="t" visibleWhen="choice-selected" whenTagName="c" whenChoiceValue="b"/>'
+         '</View>', '<TextArea name="why">', "\"b\" is not a label of 'c'"),
         ('<View><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a" hotkey="1"/>'
          '<Choice value="b" hotkey="1"/></Choices></View>', '<Choices name="c">',
          "hotkey '1' is already used by 'a' in this control (at $.controls.c.labels[1].hotkey)"),
@@ -476,3 +496,256 @@ def test_several_relations_tags_get_distinct_names():
                                   '</Labels><Relations><Relation value="x"/></Relations><Relations/></View>')
     assert {name: values(c) for name, c in spec["controls"].items() if c["type"] == "relation"} == {
         "relations": ["x"], "relations_2": []}
+
+
+# label-studio-frontend e2e/tests/nested-choices.test.js @ 1cd9d264b81e38f27704b53dd7decd64923567e7: the config and
+# the results Label Studio serializes for it.
+NESTED_CHOICES = """
+<View>
+  <Text name="text" value="$text"></Text>
+  <Choices name="choices" toName="text" allownested="true" >
+    <Choice value="Header 1">
+      <Choice value="Option 1.1" />
+      <Choice value="Option 1.2" />
+    </Choice>
+    <Choice value="Header 2">
+      <Choice value="Option 2.1" />
+      <Choice value="Option 2.2" />
+      <Choice value="Option 2.3" />
+    </Choice>
+  </Choices>
+</View>"""
+
+
+def test_nested_choices_with_allow_nested_store_paths():
+    spec = spec_from_label_config(NESTED_CHOICES)
+    control = spec["controls"]["choices"]
+    assert (control["taxonomy"], control["leafs_only"], control["multiple"]) == (False, False, False)
+    item = {"id": "choices_test", "from_name": "choices", "to_name": "text", "type": "choices",
+            "value": {"choices": [["Header 1", "Option 1.1"]]}}
+    validate_result(spec, [item], {"text": "Some text"})
+    # clicking "Header 1" selects it with its children: one choice, three paths
+    item["value"]["choices"] = [["Header 1"], ["Header 1", "Option 1.1"], ["Header 1", "Option 1.2"]]
+    validate_result(spec, [item], {"text": "Some text"})
+    item["value"]["choices"] = [["Header 1", "Option 1.1"], ["Header 2", "Option 2.1"]]
+    with pytest.raises(SchemaMismatch, match="allows one choice, got 2"):
+        validate_result(spec, [item])
+    item["value"]["choices"] = [["Option 1.1"]]
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, [item])
+    assert caught.value.path == "$[0].value.choices[0][0]" and "its full path is" in caught.value.reason
+
+
+# label-studio-frontend e2e/tests/taxonomy.test.js @ 012b6f3a71a0cda10cb2722d4e7348c7fa764731, "Taxonomy per region":
+# the config, its three regions, and the taxonomy the scenario picks for the second one.
+TAXONOMY_PER_REGION = """
+<View>
+  <Text name="text" value="$text"/>
+  <Labels name="label" toName="text">
+    <Label value="Label1" />
+    <Label value="Label2" />
+  </Labels>
+  <Taxonomy name="taxonomy" toName="text" perRegion="true" whenLabelValue="Label2">
+    <Choice value="a">
+        <Choice value="ab" />
+    </Choice>
+    <Choice value="b"/>
+    <Choice value="c"/>
+  </Taxonomy>
+</View>"""
+TAXONOMY_PER_REGION_RESULT = [
+    {"value": {"start": 0, "end": 4, "text": "Some", "labels": ["Label1"]},
+     "id": "test_id_1", "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual"},
+    {"value": {"start": 5, "end": 9, "text": "text", "labels": ["Label2"]},
+     "id": "test_id_2", "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual"},
+    {"value": {"start": 10, "end": 14, "text": "text", "labels": ["Label2"]},
+     "id": "test_id_3", "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual"},
+    {"value": {"start": 5, "end": 9, "text": "text", "taxonomy": [["a", "ab"], ["c"]]},
+     "id": "test_id_2", "from_name": "taxonomy", "to_name": "text", "type": "taxonomy", "origin": "manual"},
+]
+
+
+def test_taxonomy_per_region_with_when_label_value():
+    spec = spec_from_label_config(TAXONOMY_PER_REGION)
+    control = spec["controls"]["taxonomy"]
+    assert (control["per_region"], control["visible_when"]) == (True, [{"when": "region-selected",
+                                                                       "values": ["Label2"]}])
+    data = {"text": "Some text text"}  # the scenario's "Some text etc." does not hold its third quote
+    validate_result(spec, TAXONOMY_PER_REGION_RESULT, data, require_complete=True)
+    broken = [dict(item) for item in TAXONOMY_PER_REGION_RESULT]
+    broken[3]["id"] = "test_id_9"
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, broken, data)
+    assert caught.value.path == "$[3].id" and 'no region of this result has the id "test_id_9"' in caught.value.reason
+    # required: every Label2 region needs its taxonomy; the Label1 region does not
+    required = spec_from_label_config(TAXONOMY_PER_REGION.replace('perRegion="true"',
+                                                                  'perRegion="true" required="true"'))
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(required, TAXONOMY_PER_REGION_RESULT, data, require_complete=True)
+    assert caught.value.path == "$[2]" and 'region "test_id_3" has no result' in caught.value.reason
+    extra = {**TAXONOMY_PER_REGION_RESULT[3], "id": "test_id_3", "value": {"start": 10, "end": 14, "taxonomy": [["b"]]}}
+    validate_result(required, TAXONOMY_PER_REGION_RESULT + [extra], data, require_complete=True)
+
+
+# docs/source/templates/image_bbox.md @ b4bcc7d662a856a740e181bd4f9981dfdfd031dd, "Add descriptions to detected
+# objects": its per-region View added to the object detection template.
+DESCRIBED_OBJECTS = OBJECT_DETECTION.replace("</View>", """
+  <View visibleWhen="region-selected">
+    <Header value="Describe object" />
+    <TextArea name="answer" toName="image" editable="true"
+              perRegion="true" required="true" />
+    <Choices name="choices" toName="image"
+             perRegion="true">
+      <Choice value="Correct"/>
+      <Choice value="Broken"/>
+    </Choices>
+  </View>
+</View>""")
+
+
+def test_per_region_description_of_detected_objects():
+    spec = spec_from_label_config(DESCRIBED_OBJECTS)
+    assert spec["controls"]["answer"] == {"type": "textarea", "to": "image", "required": True, "max_length": None,
+                                          "per_region": True, "visible_when": [{"when": "region-selected"}]}
+    assert spec["controls"]["choices"]["per_region"] is True
+    geometry = {"x": 50.8, "y": 5.869797225186766, "width": 12.4, "height": 10.458911419423693, "rotation": 0}
+    sizes = {"original_width": 960, "original_height": 643, "image_rotation": 0}
+    result = [
+        {"id": "Dx_aB91ISN", "from_name": "label", "to_name": "image", "type": "rectanglelabels", **sizes,
+         "value": {**geometry, "rectanglelabels": ["Airplane"]}},
+        {"id": "Dx_aB91ISN", "from_name": "answer", "to_name": "image", "type": "textarea", **sizes,
+         "value": {**geometry, "text": ["a jet on the apron"]}},
+        {"id": "Dx_aB91ISN", "from_name": "choices", "to_name": "image", "type": "choices", **sizes,
+         "value": {**geometry, "choices": ["Correct"]}},
+    ]
+    validate_result(spec, result, {"image": "airplane.jpg"}, require_complete=True)
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, result[:1] + result[2:], require_complete=True)
+    assert caught.value.path == "$[0]" and "'answer' is required for every region of 'image'" in caught.value.reason
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, result + [result[2]])
+    assert caught.value.path == "$[3]" and "one per region" in caught.value.reason
+
+
+# structured-data-parsing/html-entity-recognition/config.yml @ d906828d3c1fd314a7867789a098319b84a1f839, with the
+# region of docs/source/tags/hypertext.md @ 05028ddb8235966adebea4f28d332bdc9297125a ("Example JSON").
+HTML_ENTITY_RECOGNITION = """
+<View>
+  <HyperTextLabels name="ner" toName="text">
+    <Label value="Title" background="green"/>
+    <Label value="Author" background="blue"/>
+    <Label value="Body" background="yellow"/>
+  </HyperTextLabels>
+
+  <View style="border: 1px solid #CCC;
+               border-radius: 10px;
+               padding: 5px">
+    <HyperText name="text" value="$html"/>
+  </View>
+</View>
+"""
+
+
+def test_html_entity_recognition():
+    spec = spec_from_label_config(HTML_ENTITY_RECOGNITION)
+    assert spec["data"] == {"text": {"type": "html", "field": "html"}}
+    assert (spec["controls"]["ner"]["type"], values(spec["controls"]["ner"])) == ("html_spans",
+                                                                                   ["Title", "Author", "Body"])
+    region = {"id": "h1", "from_name": "ner", "to_name": "text", "type": "hypertextlabels",
+              "value": {"start": "/div[1]/p[2]/text()[1]", "end": "/div[1]/p[4]/text()[3]", "startOffset": 2,
+                        "endOffset": 81, "hypertextlabels": ["Body"]}}
+    validate_result(spec, [region], {"html": "<div><p>…</p></div>"})
+    region["value"]["start"] = 2
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, [region])
+    assert caught.value.path == "$[0].value.start" and "XPath" in caught.value.reason
+    # HyperText from a URL: a url field, the region's form is still checked
+    linked = spec_from_label_config(HTML_ENTITY_RECOGNITION.replace('value="$html"', 'value="$html" valueType="url"'))
+    assert linked["data"]["text"]["type"] == "url"
+
+
+# conversational-ai/intent-classification-and-slot-filling/config.yml @ 7219633341c085c7abe58bd5275c6e32a283c731
+SLOT_FILLING = """
+<View>
+  <ParagraphLabels name="entity_slot" toName="dialogue">
+    <Label value="Person" />
+    <Label value="Organization" />
+    <Label value="Location" />
+    <Label value="Datetime" />
+    <Label value="Quantity" />
+  </ParagraphLabels>
+  <Paragraphs name="dialogue" value="$humanMachineDialogue" layout="dialogue" />
+    <Choices name="intent" toName="dialogue"
+         choice="single" showInLine="true">
+        <Choice value="Greeting"/>
+        <Choice value="Customer request"/>
+        <Choice value="Small talk"/>
+    </Choices>
+</View>
+"""
+
+
+def test_intent_classification_and_slot_filling():
+    spec = spec_from_label_config(SLOT_FILLING)
+    assert spec["data"] == {"dialogue": {"type": "paragraphs", "field": "humanMachineDialogue", "text_key": "text"}}
+    assert spec["controls"]["entity_slot"]["type"] == "paragraph_spans"
+    data = {"humanMachineDialogue": [{"author": "Robot", "text": "Hello, how can I help?"},
+                                     {"author": "Alice", "text": "Book a table at Chez Panisse for 7pm"}]}
+    result = [
+        {"id": "s1", "from_name": "entity_slot", "to_name": "dialogue", "type": "paragraphlabels",
+         "value": {"start": "1", "end": "1", "startOffset": 16, "endOffset": 28, "text": "Chez Panisse",
+                   "paragraphlabels": ["Organization"]}},
+        {"id": "s2", "from_name": "entity_slot", "to_name": "dialogue", "type": "paragraphlabels",
+         "value": {"start": 1, "end": 1, "startOffset": 33, "endOffset": 36, "paragraphlabels": ["Datetime"]}},
+        {"id": "i1", "from_name": "intent", "to_name": "dialogue", "type": "choices",
+         "value": {"choices": ["Customer request"]}},
+    ]
+    validate_result(spec, result, data)
+    result[0]["value"]["text"] = "Chez Panisse!"
+    with pytest.raises(SchemaMismatch) as caught:
+        validate_result(spec, result, data)
+    assert caught.value.path == "$[0].value.text"
+    keyed = spec_from_label_config(SLOT_FILLING.replace('layout="dialogue"', 'layout="dialogue" textKey="said"'))
+    assert keyed["data"]["dialogue"]["text_key"] == "said"
+
+
+def test_visible_when_and_controls_inside_a_choice_become_conditions():
+    spec = spec_from_label_config("""
+        <View>
+          <Text name="text" value="$text"/>
+          <Choices name="sentiment" toName="text" required="true">
+            <Choice value="Positive"/>
+            <Choice value="Negative">
+              <Choices name="why" toName="text" required="true"><Choice value="Boring"/><Choice value="Long"/></Choices>
+            </Choice>
+          </Choices>
+          <View visibleWhen="choice-selected" whenTagName="sentiment" whenChoiceValue="Positive">
+            <TextArea name="praise" toName="text" required="true"/>
+          </View>
+          <Choices name="again" toName="text" visibleWhen="choice-unselected" whenTagName="sentiment"
+                   whenChoiceValue="Positive" required="true"><Choice value="Yes"/></Choices>
+        </View>""")
+    controls = spec["controls"]
+    assert values(controls["sentiment"]) == ["Positive", "Negative"]  # the nested Choices is a control, not a label
+    assert controls["why"]["visible_when"] == [{"when": "choice-selected", "control": "sentiment",
+                                                "values": ["Negative"]}]
+    assert controls["praise"]["visible_when"] == [{"when": "choice-selected", "control": "sentiment",
+                                                   "values": ["Positive"]}]
+    assert controls["again"]["visible_when"] == [{"when": "choice-unselected", "control": "sentiment",
+                                                  "values": ["Positive"]}]
+
+    def item(name, kind, value):
+        return {"id": name, "from_name": name, "to_name": "text", "type": kind, "value": value}
+
+    negative = item("sentiment", "choices", {"choices": ["Negative"]})
+    why = item("why", "choices", {"choices": ["Boring"]})
+    again = item("again", "choices", {"choices": ["Yes"]})
+    validate_result(spec, [negative, why, again], require_complete=True)
+    with pytest.raises(SchemaMismatch, match="'why' is required"):
+        validate_result(spec, [negative, again], require_complete=True)
+    with pytest.raises(SchemaMismatch, match="'again' is required"):
+        validate_result(spec, [negative, why], require_complete=True)
+    positive = item("sentiment", "choices", {"choices": ["Positive"]})
+    with pytest.raises(SchemaMismatch, match="'praise' is required"):
+        validate_result(spec, [positive], require_complete=True)
+    validate_result(spec, [positive, item("praise", "textarea", {"text": ["fun"]})], require_complete=True)
