@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test prerequisites install install-dev migrate lint bench bench-import clean
+.PHONY: run test prerequisites install install-dev migrate lint bench bench-import bench-queue clean
 
 prerequisites:
 	@missing=0; \
@@ -56,6 +56,13 @@ bench: install-dev
 bench-import: install-dev
 	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" DEBUG=0; \
 	$(PY) -m config.preflight --require && $(PY) bench/import_parse_bench.py && $(PY) bench/import_bench.py
+
+# The queue over HTTP (production server, Celery worker and beat); BENCH_ARGS=--quick for a smoke run.
+# Redis database 15 by default: the bench's Celery worker must not take other checkouts' jobs from db 0.
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
+bench-queue: install-dev
+	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(BENCH_REDIS_URL)}" DEBUG=0; \
+	$(PY) -m config.preflight --require && $(PY) bench/queue_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
