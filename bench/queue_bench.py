@@ -781,8 +781,10 @@ def main():
     only = set(args.only.split(","))
 
     org, owner = bench_organization()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    # A `git archive` snapshot (benchmarking committed code while others edit the checkout) names its commit
+    # in BENCH_COMMIT.
+    commit = os.environ.get("BENCH_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "?"
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "apps", "config"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
