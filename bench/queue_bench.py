@@ -162,9 +162,9 @@ class Stack:
             self.env["API_THROTTLE_RATE"] = throttle_rate
         self.log = open(Path(tmp) / f"server-{workers}.log", "w")  # noqa: SIM115 - closed in stop()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"config.{interface}:application", "--interface", interface, "--host",
-             "127.0.0.1", "--port", str(self.port), "--proxy-headers", "--ws", "websockets-sansio", "--workers",
-             str(workers)],
+            [sys.executable, "-m", "uvicorn", f"config.{interface}:application", "--interface",
+             "asgi3" if interface == "asgi" else interface, "--host", "127.0.0.1", "--port", str(self.port),
+             "--proxy-headers", "--ws", "websockets-sansio", "--workers", str(workers)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.celery = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel",
                                          "WARNING"], cwd=ROOT, env=self.env, stdout=self.log,
@@ -177,7 +177,9 @@ class Stack:
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.server.poll() is not None:
-                raise SystemExit(f"the server exited ({self.server.returncode}); see {self.log.name}")
+                self.log.flush()
+                raise SystemExit(f"the server exited ({self.server.returncode}):\n"
+                                 + Path(self.log.name).read_text(errors="replace")[-3000:])
             try:
                 request = urllib.request.Request(f"http://127.0.0.1:{self.port}/healthz",
                                                  headers={"X-Forwarded-Proto": "https"})
