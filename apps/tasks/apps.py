@@ -7,11 +7,17 @@ class TasksConfig(AppConfig):
     verbose_name = "Tasks and annotations"
 
     def ready(self):
+        from django.urls import re_path
+
+        from apps.live import routing
         from apps.orgs import demo
         from apps.projects import schema_guard
 
+        from . import receivers  # noqa: F401 - connects them
+        from .consumers import ProjectConsumer
         from .demo import seed_demo_projects
         from .label_holder import TaskLabels
 
         schema_guard.register(TaskLabels())
         demo.register(seed_demo_projects)
+        routing.register(re_path(r"^ws/projects/(?P<project_id>[0-9]{1,18})/$", ProjectConsumer.as_asgi()))

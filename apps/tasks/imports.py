@@ -21,6 +21,7 @@ from apps.audit.services import record
 from apps.orgs.models import Membership
 from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_data, validate_result
 
+from . import events
 from .import_formats import RowError, content_hash, iter_records, normalize_task
 from .models import Annotation, AnnotationVersion, Prediction, Task
 from .queue import status_sql, tasks_added
@@ -221,6 +222,8 @@ def _write_batch(project, schema_version, rows, report, *, on_duplicate, source,
         _attach(project, schema_version, attach, now)
         if created:
             tasks_added(project_id=project.pk, first_id=min(created.values()))
+        if created or attach:
+            events.progress_changed(project.pk)
 
 
 def _attach(project, schema_version, attach, now):

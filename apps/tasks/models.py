@@ -321,7 +321,7 @@ class QueueCursor(models.Model):
 
 
 class ProgressCounter(models.Model):
-    """Task counts by status per project, kept by database triggers (migration 0003) in shards so that
+    """Task counts by status per project, kept by database triggers (migration 0004) in shards so that
     concurrent submits do not queue on one row; `GET /projects/{id}/progress` sums them."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False)

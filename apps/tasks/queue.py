@@ -307,7 +307,12 @@ def next_task(*, project, user) -> Lease | None:
     if task_id is None:
         return None
     assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now)
-    return Lease(assignment, created=True) if assignment is not None else None
+    if assignment is None:
+        return None
+    from .events import task_leased
+
+    task_leased(assignment.task)
+    return Lease(assignment, created=True)
 
 
 def leases_expire_and_notify(*, batches: int = 100) -> int:
