@@ -18,8 +18,8 @@ two client processes of threads, one keep-alive connection and one API token per
 
 Each scenario also prints where the machine's CPU went (server, Celery, clients, the rest: PostgreSQL,
 Redis and whatever else runs), Redis connections and commands and PostgreSQL commits per request, and,
-with py-spy available (--py-spy PATH; it is not a dependency), what the live server's workers were
-doing during (a) and the first large-project scenario of (b).
+with py-spy available (--py-spy PATH; it is not a dependency), what the live server's workers do,
+sampled during a short extra run of (a) and of (b) after the measured ones (py-spy takes CPU too).
 
 The 1,000,000-task projects (one per overlap) are made once, by `manage.py import_tasks`, and reused by
 later runs (each run uses a few % of them); the 20,000-task ones are made fresh for every scenario.
@@ -263,7 +263,8 @@ class Tally:
         self.end = 0.0
 
     def add(self, kind, status, seconds, body):
-        self.latency[kind].append(seconds)
+        if status != 429:  # a throttled request did no work: counted, not timed
+            self.latency[kind].append(seconds)
         self.codes[(kind, status)] += 1
         if not 200 <= status < 300 and (kind, status) not in self.samples:
             self.samples[(kind, status)] = body[:300].decode(errors="replace")
@@ -291,13 +292,27 @@ def annotator(port, job, start_at, deadline, tally):
             time.sleep(0.05)  # 204 (nothing left), 429, an error: do not spin
             continue
         assignment = orjson.loads(body)["assignment"]["id"]
-        started = time.perf_counter()
-        status, body = http_.post(f"/api/v1/assignments/{assignment}/submit", SUBMIT_BODY)
-        tally.add("submit", status, time.perf_counter() - started, body)
+        status = send(http_, tally, "submit", f"/api/v1/assignments/{assignment}/submit", SUBMIT_BODY)
         if status == 201:
             tally.cycles += 1
     tally.end = time.time()
     http_.close()
+
+
+def send(http_, tally, kind, path, body):
+    """POST, counting every answer; a 429 (the per-token throttle) is retried after its retry_after, as a
+    well-behaved client does, so the work still gets done."""
+    while True:
+        started = time.perf_counter()
+        status, answer = http_.post(path, body)
+        tally.add(kind, status, time.perf_counter() - started, answer)
+        if status != 429:
+            return status
+        try:
+            wait = float(orjson.loads(answer)["error"]["details"]["retry_after"])
+        except (ValueError, KeyError, TypeError):
+            wait = 1.0
+        time.sleep(min(max(wait, 0.1), 60.0))
 
 
 def pipeline(port, job, start_at, deadline, tally):
@@ -305,10 +320,7 @@ def pipeline(port, job, start_at, deadline, tally):
     http_ = Connection(port, job["secret"])
     time.sleep(max(0.0, start_at - time.time()))
     for task_id in job["tasks"]:
-        started = time.perf_counter()
-        status, body = http_.post(f"/api/v1/tasks/{task_id}/annotations", SUBMIT_BODY)
-        tally.add("attach", status, time.perf_counter() - started, body)
-        if status == 201:
+        if send(http_, tally, "attach", f"/api/v1/tasks/{task_id}/annotations", SUBMIT_BODY) == 201:
             tally.cycles += 1
     tally.end = time.time()
     http_.close()
@@ -561,6 +573,9 @@ def integrity(project_id, since):
 
 # --- scenarios ----------------------------------------------------------------------------------
 
+SAMPLED = " [sampled by py-spy, which takes CPU too: not part of the figures]"
+
+
 def scenario_attach(stack, org, owner, project, count, results, spy=None):
     """(a) `count` annotations by PIPELINES clients on random untouched tasks in the second half of `project`."""
     secrets_ = members(org, owner, "pipeline", "manager", PIPELINES)
@@ -570,9 +585,10 @@ def scenario_attach(stack, org, owner, project, count, results, spy=None):
         "ORDER BY random() LIMIT %s", [project.pk, project.pk, count])]
     jobs = [{"kind": "pipeline", "secret": s, "tasks": ids[i::PIPELINES]} for i, s in enumerate(secrets_)]
     print(f"\n(a) {len(ids):,} annotations by {PIPELINES} clients via POST /tasks/{{id}}/annotations, project "
-          f"{project.pk} ({Task.objects.filter(project=project).count():,} tasks); {load()}", flush=True)
+          f"{project.pk} ({Task.objects.filter(project=project).count():,} tasks); {load()}"
+          f"{SAMPLED if spy else ''}", flush=True)
     since = fetch("SELECT now()", [])[0][0]
-    spying = spy_start(spy, stack.workers_pids(), 5 if count < 5000 else 20, stack.tmp) if spy else []
+    spying = spy_start(spy, stack.workers_pids(), 10, stack.tmp) if spy else []
     before = service_counters()
     tally, elapsed, cpu, busy = drive(stack, jobs, None)
     after = service_counters()
@@ -591,6 +607,7 @@ def scenario_attach(stack, org, owner, project, count, results, spy=None):
         print(f"  first {key[0]} {key[1]}: {body}")
     if spying:
         spy_report(spying)
+        return
     results.append({"scenario": "a", "rate": rate, "p99": pct(tally.latency["attach"], .99),
                     "5xx": sum(n for (_, s), n in tally.codes.items() if s >= 500), "bad": per_task})
 
@@ -601,7 +618,7 @@ def scenario_queue(stack, secrets_, project, size_label, annotators, overlap, du
     jobs = [{"kind": "annotator", "secret": s, "project": project.pk} for s in secrets_[:annotators]]
     if not quiet:
         print(f"\n(b) {annotators} annotators, overlap {overlap}, {size_label} tasks (project {project.pk}), "
-              f"{duration:.0f} s; {load()}", flush=True)
+              f"{duration:.0f} s; {load()}{SAMPLED if spy else ''}", flush=True)
     since = fetch("SELECT now()", [])[0][0]
     spying = spy_start(spy, stack.workers_pids(), duration - 4, stack.tmp) if spy else []
     before = service_counters()
@@ -627,6 +644,7 @@ def scenario_queue(stack, secrets_, project, size_label, annotators, overlap, du
         print(f"  first {key[0]} {key[1]}: {body}")
     if spying:
         spy_report(spying)
+        return row
     results.append(row)
     return row
 
@@ -769,8 +787,8 @@ def main():
     parser.add_argument("--throttle-rate", default=None,
                         help="API_THROTTLE_RATE for the server (default: the production default, 1200/min)")
     parser.add_argument("--py-spy", dest="spy", default=shutil.which("py-spy"),
-                        help="py-spy executable: sample the server's workers during (a) and the first (b) scenario "
-                             "on the large project (default: py-spy on PATH, if any)")
+                        help="py-spy executable: after the scenarios, sample the server's workers during a short "
+                             "extra (a) and (b) run (default: py-spy on PATH, if any)")
     args = parser.parse_args()
     quick = args.quick
     big = 100_000 if quick else 1_000_000
@@ -819,14 +837,17 @@ def main():
                     warm = fresh_project(org, owner, 2_000, 1, "warm-up")
                     scenario_queue(stack, secrets_, warm, "warm-up", 16, 1, 3.0, [], quiet=True)
                 if "a" in only:
-                    scenario_attach(stack, org, owner, bigs[1], attach_count, results, spy=args.spy)
+                    scenario_attach(stack, org, owner, bigs[1], attach_count, results)
                 for overlap in overlaps if "b" in only else []:
                     for count in annotator_counts:
                         fresh = fresh_project(org, owner, small, overlap, f"{small // 1000}k")
                         scenario_queue(stack, secrets_, fresh, f"{small:,}", count, overlap, duration, results)
-                        first = (count, overlap) == (annotator_counts[0], overlaps[0])
-                        scenario_queue(stack, secrets_, bigs[overlap], f"{big:,}", count, overlap, duration, results,
-                                       spy=args.spy if first else None)
+                        scenario_queue(stack, secrets_, bigs[overlap], f"{big:,}", count, overlap, duration, results)
+                if args.spy and "a" in only:
+                    scenario_attach(stack, org, owner, bigs[1], min(attach_count, 2_000), [], spy=args.spy)
+                if args.spy and "b" in only:
+                    scenario_queue(stack, secrets_, bigs[overlaps[0]], f"{big:,}", annotator_counts[0], overlaps[0],
+                                   min(duration, 20.0), [], spy=args.spy)
                 rss, hwm, n = memory(stack.server.pid)
                 crss, chwm, cn = (sum(v) for v in zip(*(memory(p.pid) for p in stack.celery), strict=True))
                 tracebacks, errors = stack.log_problems()
