@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.projects",
     "apps.tasks",
+    "apps.qa",
 ]
 
 MIDDLEWARE = [
