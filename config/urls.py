@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.jobs.urls")),
     path("", include("apps.projects.urls")),
     path("", include("apps.tasks.urls")),
+    path("", include("apps.qa.urls")),
 ]
 
 urlpatterns = [

@@ -15,12 +15,14 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
 from apps.projects.services import project_create
-from apps.tasks.models import Annotation, Assignment, Media, Review, Task
+from apps.qa.models import QualityRule, RuleFiring, Suspension
+from apps.tasks.models import Annotation, Assignment, Flag, Media, Review, Task
 
 from .conftest import make_tenant, session_client, token_client
 
 # Path parameter → how to get the other organization's object for it (by route prefix).
 ID_SOURCES = {
+    "/api/v1/projects/{project_id}/gold/{task_id}/": lambda other: (other.project.pk, other.task.pk),
     "/api/v1/orgs/{slug}/": lambda other: other.org.slug,
     "/api/v1/members/{id}/": lambda other: other.member("annotator").pk,
     "/api/v1/tokens/{id}/": lambda other: ApiToken.objects.filter(organization=other.org).first().pk,
@@ -33,6 +35,10 @@ ID_SOURCES = {
     "/api/v1/assignments/{assignment_id}/": lambda other: other.assignment.pk,
     "/api/v1/annotations/{annotation_id}/": lambda other: other.annotation.pk,
     "/api/v1/reviews/{review_id}/": lambda other: other.review.pk,
+    "/api/v1/quality-rules/{rule_id}/": lambda other: other.rule.pk,
+    "/api/v1/rule-firings/{firing_id}/": lambda other: other.firing.pk,
+    "/api/v1/suspensions/{suspension_id}/": lambda other: other.suspension.pk,
+    "/api/v1/flags/{flag_id}/": lambda other: other.flag.pk,
 }
 
 TEXT_SPEC = {"data": {"text": {"type": "text"}},
@@ -77,11 +83,27 @@ def two_tenants(db):
             tenant.review = Review.objects.create(
                 organization=tenant.org, project=tenant.project, annotation=tenant.annotation, reviewer=reviewer,
                 expires_at=timezone.now() + timedelta(hours=1))
+            tenant.rule = QualityRule.objects.create(organization=tenant.org, project=tenant.project,
+                                                     collector="gold_accuracy", op="<", threshold=0.5, action="warn")
+            tenant.suspension = Suspension.objects.create(
+                organization=tenant.org, project=tenant.project, annotator=annotator, reason="r", source="manager",
+                until=timezone.now() + timedelta(hours=1))
+            tenant.firing = RuleFiring.objects.create(organization=tenant.org, project=tenant.project,
+                                                      rule=tenant.rule, annotator=annotator, value=0.1, samples=9,
+                                                      action="warn")
+            tenant.flag = Flag.objects.create(organization=tenant.org, project=tenant.project, task=tenant.task,
+                                              kind="low_agreement")
     return mine, other
 
 
 def _template(path):
     return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _url(path, value):
+    """The path with the id source's value (a tuple gives one value per path parameter)."""
+    values = value if isinstance(value, tuple) else (value,) * path.count("{")
+    return _template(path).format(*values)
 
 
 def test_every_route_with_ids_of_another_organization_is_404(two_tenants):
@@ -93,7 +115,7 @@ def test_every_route_with_ids_of_another_organization_is_404(two_tenants):
             continue
         source = next((fn for prefix, fn in ID_SOURCES.items() if path.startswith(prefix)), None)
         assert source is not None, f"add a cross-tenant id source for {path} to ID_SOURCES"
-        url = _template(path).format(source(other))
+        url = _url(path, source(other))
         response = getattr(owner, method)(url, {}, format="json")
         assert response.status_code == 404, f"{method.upper()} {url}: {response.status_code} {response.content!r}"
         assert response.json()["error"]["code"] == "not_found"
@@ -115,7 +137,7 @@ def test_every_route_in_another_organization_by_header_is_404(two_tenants):
         source = next((fn for prefix, fn in ID_SOURCES.items() if path.startswith(prefix)), None)
         if path.startswith("/api/v1/orgs/"):
             continue  # the slug in the path names the organization; covered by the test above
-        url = _template(path).format(source(mine)) if "{" in path else path
+        url = _url(path, source(mine)) if "{" in path else path
         for kind, client in clients.items():
             response = getattr(client, method)(url, {}, format="json", HTTP_X_ORGANIZATION=other.org.slug)
             assert response.status_code == 404, f"{kind} {method.upper()} {url}: {response.status_code}"

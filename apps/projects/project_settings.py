@@ -12,6 +12,13 @@ DEFAULTS = {
     "lease_seconds": 3600,
     "show_predictions": True,
     "gold_feedback": False,
+    # Gold is served more often to new or suspect annotators: `multiplier` × gold_rate until they have seen
+    # `min_golds` golds, or while the lower bound of their gold accuracy's Wilson interval is under
+    # `accuracy_threshold`. A multiplier of 1 turns it off.
+    "gold_adaptive": {"multiplier": 3, "min_golds": 10, "accuracy_threshold": 0.7},
+    "gold_pass_score": 0.5,  # a gold answer scoring at least this counts as correct
+    "iou_threshold": 0.5,  # boxes and polygons match at this IoU (scoring, agreement, consensus)
+    "consensus_method": "auto",  # majority | dawid_skene | auto (the one that scores best on held-out gold)
     "auto_accept_confidence": None,
     "access": {"pools": [], "skill_filter": ""},
     "pay": {"per_submitted": "0.00", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"},
@@ -19,6 +26,7 @@ DEFAULTS = {
     "prelabel": None,
 }
 REVIEW_MODES = ("none", "all", "sample")
+CONSENSUS_METHODS = ("auto", "majority", "dawid_skene")
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 
 
@@ -96,6 +104,21 @@ def validate(settings: dict) -> dict:
     for flag in ("show_predictions", "gold_feedback"):
         if not isinstance(s[flag], bool):
             errors[flag] = ["true or false"]
+    adaptive = s["gold_adaptive"]
+    if not isinstance(adaptive, dict) or set(adaptive) - set(DEFAULTS["gold_adaptive"]):
+        errors["gold_adaptive"] = ['{"multiplier": ≥ 1, "min_golds": ≥ 0, "accuracy_threshold": 0..1}']
+    else:
+        multiplier, min_golds = _number(adaptive.get("multiplier")), _number(adaptive.get("min_golds"), integer=True)
+        threshold = _number(adaptive.get("accuracy_threshold"))
+        if multiplier is None or multiplier < 1 or min_golds is None or min_golds < 0 or threshold is None \
+                or not 0 <= threshold <= 1:
+            errors["gold_adaptive"] = ["multiplier ≥ 1, min_golds an integer ≥ 0, accuracy_threshold from 0 to 1"]
+    for key in ("gold_pass_score", "iou_threshold"):
+        value = _number(s[key])
+        if value is None or not 0 < value <= 1:
+            errors[key] = ["a number above 0 and at most 1"]
+    if s["consensus_method"] not in CONSENSUS_METHODS:
+        errors["consensus_method"] = [f"one of {', '.join(CONSENSUS_METHODS)}"]
     auto = s["auto_accept_confidence"]
     if auto is not None and ((_number(auto) is None) or not 0 < auto <= 1):
         errors["auto_accept_confidence"] = ["null (off) or a number above 0 and at most 1"]

@@ -56,7 +56,11 @@ class Task(models.Model):
             # The queue orders by -priority, which must fit the column's integer type.
             models.CheckConstraint(condition=models.Q(priority__gt=-(2**31)), name="tasks_task_priority_range"),
         ]
-        indexes = [models.Index(fields=["project", "id"], name="tasks_task_project_id")]
+        indexes = [
+            models.Index(fields=["project", "id"], name="tasks_task_project_id"),
+            # The gold mix picks from a project's gold tasks without reading its other tasks.
+            models.Index(fields=["project", "id"], condition=models.Q(is_gold=True), name="tasks_task_gold"),
+        ]
 
     def __str__(self):
         return f"task {self.pk}"

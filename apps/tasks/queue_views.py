@@ -13,7 +13,7 @@ from apps.projects.models import Project
 from apps.projects.selectors import access_project
 
 from . import annotations as writes
-from . import eligibility
+from . import eligibility, feedback
 from .progress import project_progress
 from .queue import next_task
 from .selectors import access_assignment, access_task, best_predictions
@@ -111,8 +111,9 @@ class SubmitView(AssignmentActionView):
             assignment=assignment, actor=request.user, result=data["result"], lead_time_ms=data.get("lead_time_ms"),
             idempotency_key=idempotency_key(request), request=request,
         )
-        return Response(AnnotationSerializer(annotation).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        body = {**AnnotationSerializer(annotation).data,
+                **feedback.for_submit(annotation=annotation, assignment=assignment)}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 AssignmentOut = inline_serializer("AssignmentState", {

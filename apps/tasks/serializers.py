@@ -71,6 +71,8 @@ class TaskFilterSerializer(serializers.Serializer):
     has_prediction = serializers.BooleanField(required=False, allow_null=True, default=None)
     annotator = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
                                          help_text="member id")
+    agreement_lt = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                          help_text="tasks whose annotators agree less than this (0..1)")
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 

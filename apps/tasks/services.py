@@ -91,3 +91,114 @@ def tasks_overlap_changed(*, project, before: int, after: int) -> int:
         qs.filter(annotations_count__lt=F("target_annotations")).update(reopen_seq=seq)
     events.progress_changed(project.pk)
     return count
+
+
+# --- what quality control (qa) stores on tasks: gold answers, consensus, targets, flags -------------------------
+
+
+@transaction.atomic
+def task_gold_set(*, task: Task, result, actor, request=None) -> Task:
+    """Make a task gold with `result` as its answer (checked against the current schema). A gold task leaves
+    the ordinary queue: it is served by the gold mix, outside annotation targets."""
+    from .annotations import checked_result, current_schema
+
+    project = current_schema(task.project)
+    checked_result(project, result, task.data)
+    before = Task.objects.select_for_update().get(pk=task.pk)
+    Task.objects.filter(pk=task.pk).update(is_gold=True, gold_result=result, updated_at=timezone.now())
+    record(action="task.gold_set", organization=task.organization_id, actor=actor, object_type="task",
+           object_id=task.pk, before=before.gold_result, after=result, data={"project": task.project_id},
+           request=request)
+    task.refresh_from_db()
+    return task
+
+
+@transaction.atomic
+def task_gold_unset(*, task: Task, actor, request=None) -> Task:
+    """An ordinary task again: it returns to the queue if it still wants annotations."""
+    before = Task.objects.select_for_update().get(pk=task.pk)
+    Task.objects.filter(pk=task.pk).update(is_gold=False, gold_result=None, updated_at=timezone.now())
+    tasks_reopened(project_id=task.project_id, task_ids=[task.pk])
+    record(action="task.gold_unset", organization=task.organization_id, actor=actor, object_type="task",
+           object_id=task.pk, before=before.gold_result, data={"project": task.project_id}, request=request)
+    task.refresh_from_db()
+    events.progress_changed(task.project_id)
+    return task
+
+
+def task_consensus_set(*, task_id: int, result, confidence: float | None, method: str,
+                       agreement: float | None) -> None:
+    """Store a task's consensus (its result, posterior confidence and method) and its agreement."""
+    Task.objects.filter(pk=task_id).update(consensus_result=result, consensus_confidence=confidence,
+                                           consensus_method=method, agreement=agreement)
+
+
+def tasks_consensus_bulk(*, rows: list[tuple]) -> int:
+    """Many tasks' consensus at once: rows of (task_id, result, confidence, method, agreement)."""
+    import json
+
+    from .queue import _fetch
+
+    count = 0
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start:start + 1000]
+        if connection.vendor == "postgresql":
+            values = ",".join(["(%s::bigint, %s::jsonb, %s::double precision, %s, %s::double precision)"] * len(chunk))
+            params = [v for task_id, result, conf, method, agr in chunk
+                      for v in (task_id, json.dumps(result), conf, method, agr)]
+            _fetch(f"UPDATE tasks_task t SET consensus_result = v.r, consensus_confidence = v.c, "
+                   f"consensus_method = v.m, agreement = v.a FROM (VALUES {values}) AS v(id, r, c, m, a) "
+                   f"WHERE t.id = v.id", params)
+        else:
+            for task_id, result, conf, method, agr in chunk:
+                task_consensus_set(task_id=task_id, result=result, confidence=conf, method=method, agreement=agr)
+        count += len(chunk)
+    return count
+
+
+def task_target_raise(*, task_id: int, max_target: int) -> bool:
+    """Dynamic overlap: ask for one more annotation, up to `max_target`; the task returns to the queue.
+    Returns whether the target rose."""
+    from .queue import _fetch
+
+    status = status_sql(target="tasks_task.target_annotations + 1")
+    rows = _fetch(f"UPDATE tasks_task SET target_annotations = target_annotations + 1, status = {status}, "
+                  f"updated_at = %s WHERE id = %s AND target_annotations < %s AND NOT is_gold RETURNING project_id",
+                  [timezone.now(), task_id, max_target])
+    if not rows:
+        return False
+    tasks_reopened(project_id=rows[0][0], task_ids=[task_id])
+    return True
+
+
+def annotation_route_to_review(*, annotation) -> None:
+    """Send an accepted annotation to the review queue (a quality rule routes its author's work there)."""
+    from .models import Annotation
+    from .queue import _fetch
+
+    updated = Annotation.objects.filter(pk=annotation.pk, status=Annotation.Status.ACCEPTED).update(
+        status=Annotation.Status.SUBMITTED)
+    if updated:
+        annotation.status = Annotation.Status.SUBMITTED
+        _fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE id = %s", [annotation.task_id])
+
+
+def flag_raise(*, task_id: int, project_id: int, organization_id: int, kind: str, reason: str, raised_by=None):
+    """A flag for the managers; an open flag of the same kind on the task is not raised twice."""
+    from .models import Flag
+
+    existing = Flag.objects.filter(task_id=task_id, kind=kind, resolved_at__isnull=True).first()
+    if existing is not None:
+        return existing
+    return Flag.objects.create(organization_id=organization_id, project_id=project_id, task_id=task_id, kind=kind,
+                               reason=reason, raised_by=raised_by)
+
+
+@transaction.atomic
+def flag_resolve(*, flag, actor, request=None):
+    if flag.resolved_at is None:
+        flag.resolved_at, flag.resolved_by = timezone.now(), actor
+        flag.save(update_fields=["resolved_at", "resolved_by"])
+        record(action="flag.resolve", organization=flag.organization_id, actor=actor, object_type="flag",
+               object_id=flag.pk, data={"task": flag.task_id, "kind": flag.kind}, request=request)
+    return flag

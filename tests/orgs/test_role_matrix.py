@@ -70,6 +70,18 @@ MATRIX = [
     ("post", "/api/v1/assignments/{annotator_assignment}/report", {"reason": "x"}, only({A: 201, V: 403}, 404)),
     ("post", "/api/v1/assignments/{annotator_assignment}/release", None, only({A: 200, V: 403}, 404)),
     ("post", "/api/v1/assignments/{annotator_assignment}/revoke", None, only({OW: 200, M: 200}, 403)),
+    # quality control (issue #5)
+    ("get", "/api/v1/projects/{project}/gold", None, only({OW: 200, M: 200}, 403)),
+    ("post", "/api/v1/projects/{project}/consensus", {"method": "majority"}, only({OW: 202, M: 202}, 403)),
+    ("get", "/api/v1/projects/{project}/quality", None, only({OW: 200, M: 200, V: 200}, 403)),
+    ("get", "/api/v1/projects/{project}/quality-rules", None, only({OW: 200, M: 200, V: 200}, 403)),
+    ("post", "/api/v1/projects/{project}/quality-rules",
+     {"collector": "gold_accuracy", "op": "<", "threshold": 0.5, "action": "warn"}, only({OW: 201, M: 201}, 403)),
+    ("get", "/api/v1/projects/{project}/rule-firings", None, only({OW: 200, M: 200, V: 200}, 403)),
+    ("get", "/api/v1/projects/{project}/flags", None, only({OW: 200, M: 200, V: 200}, 403)),
+    ("get", "/api/v1/projects/{project}/suspensions", None, only({OW: 200, M: 200}, 403)),
+    ("post", "/api/v1/projects/{project}/suspensions",
+     lambda role: {"annotator": "annotator_member", "reason": "test", "kind": "ban"}, only({OW: 201, M: 201}, 403)),
 ]
 
 

@@ -1,0 +1,15 @@
+"""Celery tasks of the qa app."""
+
+from celery import shared_task
+
+from apps.jobs.base import JobTask
+from apps.projects.models import Project
+
+from .project_consensus import consensus_project
+
+
+@shared_task(base=JobTask, name="qa.consensus")
+def consensus_project_task(job):
+    """POST /projects/{id}/consensus: the whole project's consensus, Dawid-Skene or majority vote."""
+    project = Project.objects.get(pk=job.params["project"])
+    return consensus_project(project=project, method=job.params.get("method", "auto"), progress=job.progress)
