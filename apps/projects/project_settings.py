@@ -19,6 +19,7 @@ DEFAULTS = {
     "gold_pass_score": 0.5,  # a gold answer scoring at least this counts as correct
     "iou_threshold": 0.5,  # boxes and polygons match at this IoU (scoring, agreement, consensus)
     "consensus_method": "auto",  # majority | dawid_skene | auto (the one that scores best on held-out gold)
+    "flag_prediction_below": 0.3,  # a prediction scored under this flags its task (null: never)
     "auto_accept_confidence": None,
     "access": {"pools": [], "skill_filter": ""},
     "pay": {"per_submitted": "0.00", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"},
@@ -117,6 +118,9 @@ def validate(settings: dict) -> dict:
         value = _number(s[key])
         if value is None or not 0 < value <= 1:
             errors[key] = ["a number above 0 and at most 1"]
+    below = s["flag_prediction_below"]
+    if below is not None and (_number(below) is None or not 0 <= below <= 1):
+        errors["flag_prediction_below"] = ["null (off) or a number from 0 to 1"]
     if s["consensus_method"] not in CONSENSUS_METHODS:
         errors["consensus_method"] = [f"one of {', '.join(CONSENSUS_METHODS)}"]
     auto = s["auto_accept_confidence"]

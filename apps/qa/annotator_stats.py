@@ -14,8 +14,9 @@ COUNTERS = ("annotations", "gold_seen", "gold_correct", "gold_score_sum", "conse
 
 
 def stats_add(*, organization_id: int, project_id: int, annotator_id: int, reset_skips_in_a_row: bool = False,
-              **deltas) -> None:
-    """Add `deltas` (counter → amount) to the annotator's project and organization rows, creating them."""
+              **deltas) -> AnnotatorStats:
+    """Add `deltas` (counter → amount) to the annotator's project and organization rows, creating them; returns
+    the project row as it now is (the same statement reads it back)."""
     unknown = set(deltas) - set(COUNTERS)
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
@@ -29,16 +30,21 @@ def stats_add(*, organization_id: int, project_id: int, annotator_id: int, reset
     sets.append("updated_at = excluded.updated_at")
     names = ", ".join(["organization_id", "project_id", "annotator_id", *columns, *_defaults(columns), "updated_at"])
     values_one = ", ".join(["%s"] * (3 + len(columns) + len(_defaults(columns)) + 1))
+    fields = [f.column for f in AnnotatorStats._meta.concrete_fields]
     with connection.cursor() as cursor:
         for scope, conflict in ((project_id, "(project_id, annotator_id) WHERE project_id IS NOT NULL"),
                                 (None, "(organization_id, annotator_id) WHERE project_id IS NULL")):
             params = [organization_id, scope, annotator_id, *(deltas[c] for c in columns),
                       *_default_values(columns), now]
+            returning = f" RETURNING {', '.join(fields)}" if scope is not None else ""
             cursor.execute(
                 f"INSERT INTO qa_annotatorstats ({names}) VALUES ({values_one}) "
-                f"ON CONFLICT {conflict} DO UPDATE SET {', '.join(sets)}",
+                f"ON CONFLICT {conflict} DO UPDATE SET {', '.join(sets)}{returning}",
                 params,
             )
+            if scope is not None:
+                row = cursor.fetchone()
+    return AnnotatorStats.from_db(connection.alias, fields, row)
 
 
 # Columns without a database default that an INSERT must name.

@@ -142,14 +142,14 @@ def _categorical_answers(compiled, result) -> dict[str, str]:
     return answers
 
 
-def score_submission(*, annotation, assignment) -> QualityScore | None:
-    """Score an annotation of a task with a gold answer; count it in the annotator's stats. Runs inside the
-    submit's transaction (a receiver of `annotation_submitted`)."""
+def score_submission(*, annotation, assignment) -> tuple[QualityScore | None, dict]:
+    """Score an annotation of a task with a gold answer: (its QualityScore, the counters to add to the
+    annotator's stats). Runs inside the submit's transaction (a receiver of `annotation_submitted`)."""
     task = annotation.task
     if task.gold_result is None or annotation.author_id is None:
-        return None
+        return None, {}
     if assignment is not None and assignment.kind not in GOLD_KINDS and not task.is_gold:
-        return None
+        return None, {}
     project = annotation.project
     compiled = project_spec(project)
     scored = score_result(compiled, annotation.result, task.gold_result,
@@ -162,12 +162,13 @@ def score_submission(*, annotation, assignment) -> QualityScore | None:
         score=min(1.0, max(0.0, scored.score)), passed=passed, per_control=scored.per_control,
     )
     if kind == Assignment.Kind.TRAINING:
-        return quality  # training work teaches; it does not count toward accuracy
-    annotator_stats.stats_add(organization_id=annotation.organization_id, project_id=annotation.project_id,
-                              annotator_id=annotation.author_id, gold_seen=1, gold_correct=int(passed),
-                              gold_score_sum=quality.score)
+        return quality, {}  # training work teaches; it does not count toward accuracy
     _count_confusion(annotation, compiled, task.gold_result)
-    return quality
+    if not passed:
+        from .outliers import gold_disagreement_check
+
+        gold_disagreement_check(task=task)
+    return quality, {"gold_seen": 1, "gold_correct": int(passed), "gold_score_sum": quality.score}
 
 
 def _count_confusion(annotation, compiled, gold_result) -> None:

@@ -186,6 +186,9 @@ def consensus_project(*, project, method: str = "auto", progress=None) -> dict:
                           "dawid_skene_accuracy": (float(np.mean(ds_accuracy[author])) if ds_accuracy.get(author)
                                                    else None)},
             )
+    from .outliers import annotators_refresh
+
+    annotators_refresh(project=project)
     return {"tasks": len(rows), "controls": summary}
 
 

@@ -2,9 +2,9 @@
 
 from django.dispatch import receiver
 
-from apps.tasks.signals import annotation_submitted, lease_ended, review_decided
+from apps.tasks.signals import annotation_submitted, lease_ended, predictions_added, review_decided
 
-from . import services
+from . import outliers, services
 
 
 @receiver(annotation_submitted)
@@ -22,3 +22,8 @@ def on_lease_ended(sender, assignment, reason, **kwargs):
 def on_review_decided(sender, review, annotation, decision, **kwargs):
     if decision != "accept":
         services.review_process(annotation=annotation, decision=decision)
+
+
+@receiver(predictions_added)
+def on_predictions_added(sender, project, scores, **kwargs):
+    outliers.predictions_flag(project=project, scores=scores)

@@ -18,7 +18,7 @@ from apps.tasks.models import Annotation, Flag, Task
 
 from . import agreement
 from .annotator_stats import accuracy
-from .models import AnnotatorStats, RuleFiring
+from .models import AnnotatorStats, GoldConfusion, RuleFiring
 from .task_consensus import COUNTED_SOURCES, categorical_key, is_single_categorical
 
 MAX_ANNOTATIONS = 500_000  # above this the categorical metrics use the newest annotations only
@@ -86,7 +86,16 @@ def _finite(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _gold_confusion(project) -> dict[int, dict]:
+    """Per annotator: {control: {truth: {answer: count}}} against gold."""
+    out: dict[int, dict] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for row in GoldConfusion.objects.filter(project=project):
+        out[row.annotator_id][row.control][row.truth][row.answer or "(none)"] = row.count
+    return out
+
+
 def _annotators(project) -> list[dict]:
+    confusion = _gold_confusion(project)
     rows = []
     for stats in (AnnotatorStats.objects.filter(project=project).select_related("annotator")
                   .order_by("annotator__email")):
@@ -102,6 +111,7 @@ def _annotators(project) -> list[dict]:
             "mean_lead_time_ms": (stats.lead_time_sum_ms / stats.lead_time_count if stats.lead_time_count else None),
             "median_lead_time_ms": stats.lead_time_median_ms,
             "skips": stats.skips, "weight": stats.weight, "review_all": stats.review_all,
+            "gold_confusion": confusion.get(stats.annotator_id, {}),
         })
     return rows
 

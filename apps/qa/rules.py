@@ -3,8 +3,8 @@
 import operator
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.services import record
@@ -72,13 +72,32 @@ def collect(rule: QualityRule, stats: AnnotatorStats | None, annotator_id: int) 
     return None, 0
 
 
-def rules_evaluate(*, project, annotator_id: int, collectors: set[str]) -> list[RuleFiring]:
+def _rules_key(project_id: int) -> str:
+    return f"qa:rules:{project_id}"
+
+
+def project_rules(project_id: int) -> list[QualityRule]:
+    """The project's active rules, cached (every submit asks); the rule services drop the entry."""
+    found = cache.get(_rules_key(project_id))
+    if found is None:
+        found = list(QualityRule.objects.filter(project_id=project_id, active=True))
+        cache.set(_rules_key(project_id), found, 300)
+    return found
+
+
+def _rules_changed(project_id: int) -> None:
+    cache.delete(_rules_key(project_id))
+    transaction.on_commit(lambda: cache.delete(_rules_key(project_id)))
+
+
+def rules_evaluate(*, project, annotator_id: int, collectors: set[str], stats=None) -> list[RuleFiring]:
     """Evaluate the project's active rules of these collectors for one annotator; fire those whose condition
     holds after their minimum number of samples."""
-    rules = [r for r in QualityRule.objects.filter(project=project, active=True) if r.collector in collectors]
+    rules = [r for r in project_rules(project.pk) if r.collector in collectors]
     if not rules:
         return []
-    stats = annotator_stats.stats_for(project_id=project.pk, annotator_id=annotator_id)
+    if stats is None:
+        stats = annotator_stats.stats_for(project_id=project.pk, annotator_id=annotator_id)
     fired = []
     for rule in rules:
         value, samples = collect(rule, stats, annotator_id)
@@ -166,6 +185,7 @@ def _suspend(*, organization_id, project, annotator_id, kind, reason, source, ru
     suspension = Suspension.objects.create(organization_id=organization_id, project=project,
                                            annotator_id=annotator_id, kind=kind, reason=reason, source=source,
                                            rule=rule, until=until, created_by=created_by)
+    _suspensions_changed(organization_id, annotator_id)
     leases = Assignment.objects.filter(organization_id=organization_id, annotator_id=annotator_id,
                                        status__in=[Assignment.Status.ACTIVE, Assignment.Status.PINNED])
     if project is not None:
@@ -201,17 +221,39 @@ def suspension_lift(*, suspension: Suspension, actor, reason: str = "", request=
         raise Conflict("this suspension was already lifted", code="duplicate")
     suspension.lifted_at, suspension.lifted_by, suspension.lift_reason = timezone.now(), actor, reason
     suspension.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    _suspensions_changed(suspension.organization_id, suspension.annotator_id)
     record(action="suspension.lift", organization=suspension.organization_id, actor=actor, object_type="suspension",
            object_id=suspension.pk, data={"annotator": suspension.annotator_id, "reason": reason}, request=request)
     return suspension
 
 
+def _suspensions_key(organization_id: int, annotator_id: int) -> str:
+    return f"qa:suspensions:{organization_id}:{annotator_id}"
+
+
+def _open_suspensions(organization_id: int, annotator_id: int) -> list[Suspension]:
+    """The annotator's suspensions not lifted, cached: `next` asks on every call, and the services that create or
+    lift one drop the entry (in every process, since the cache is shared); their end times are compared live."""
+    key = _suspensions_key(organization_id, annotator_id)
+    found = cache.get(key)
+    if found is None:
+        found = list(Suspension.objects.filter(organization_id=organization_id, annotator_id=annotator_id,
+                                               lifted_at__isnull=True))
+        cache.set(key, found, 300)
+    return found
+
+
+def _suspensions_changed(organization_id: int, annotator_id: int) -> None:
+    key = _suspensions_key(organization_id, annotator_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))  # and again once the change is visible to others
+
+
 def active_suspension(*, organization_id: int, project_id: int | None, annotator_id: int) -> Suspension | None:
     now = timezone.now()
-    scope = Q(project__isnull=True) | Q(project_id=project_id) if project_id is not None else Q(project__isnull=True)
-    return (Suspension.objects.filter(scope, organization_id=organization_id, annotator_id=annotator_id,
-                                      lifted_at__isnull=True)
-            .filter(Q(until__isnull=True) | Q(until__gt=now)).order_by("until").first())
+    current = [s for s in _open_suspensions(organization_id, annotator_id)
+               if (s.project_id is None or s.project_id == project_id) and (s.until is None or s.until > now)]
+    return min(current, key=lambda s: (s.until is not None, s.until or now), default=None)
 
 
 class SuspensionRule:
@@ -239,6 +281,7 @@ class SuspensionRule:
 def rule_create(*, project, actor, data: dict, request=None) -> QualityRule:
     rule = QualityRule.objects.create(organization_id=project.organization_id, project=project, created_by=actor,
                                       **data)
+    _rules_changed(project.pk)
     record(action="quality_rule.create", organization=project.organization_id, actor=actor,
            object_type="quality_rule", object_id=rule.pk, after=_rule_state(rule), request=request)
     return rule
@@ -251,6 +294,7 @@ def rule_update(*, rule: QualityRule, actor, data: dict, request=None) -> Qualit
         setattr(rule, key, value)
     rule.updated_at = timezone.now()
     rule.save()
+    _rules_changed(rule.project_id)
     record(action="quality_rule.update", organization=rule.organization_id, actor=actor,
            object_type="quality_rule", object_id=rule.pk, before=before, after=_rule_state(rule), request=request)
     return rule
@@ -260,6 +304,7 @@ def rule_update(*, rule: QualityRule, actor, data: dict, request=None) -> Qualit
 def rule_delete(*, rule: QualityRule, actor, request=None) -> None:
     record(action="quality_rule.delete", organization=rule.organization_id, actor=actor,
            object_type="quality_rule", object_id=rule.pk, before=_rule_state(rule), request=request)
+    _rules_changed(rule.project_id)
     rule.delete()
 
 

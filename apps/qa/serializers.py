@@ -30,7 +30,8 @@ class GoldFromConsensusSerializer(serializers.Serializer):
 
 
 class ConsensusRequestSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["majority", "dawid_skene", "auto"], default="auto")
+    method = serializers.ChoiceField(choices=["majority", "dawid_skene", "auto"], required=False,
+                                     help_text="default: the project's settings.consensus_method")
 
 
 class QualityRuleSerializer(serializers.ModelSerializer):
@@ -104,10 +105,11 @@ class SuspensionLiftSerializer(serializers.Serializer):
 
 class FlagSerializer(serializers.ModelSerializer):
     raised_by = serializers.EmailField(source="raised_by.email", read_only=True, allow_null=True)
+    annotator = serializers.EmailField(source="annotator.email", read_only=True, allow_null=True)
 
     class Meta:
         model = Flag
-        fields = ["id", "task", "kind", "reason", "raised_by", "created_at", "resolved_at"]
+        fields = ["id", "task", "annotator", "kind", "reason", "raised_by", "created_at", "resolved_at"]
         read_only_fields = fields
 
 

@@ -13,25 +13,23 @@ def annotation_process(*, annotation: Annotation, assignment: Assignment | None)
     if author is None or annotation.source not in (Annotation.Source.HUMAN, Annotation.Source.IMPORT):
         return
     project = annotation.project
-    deltas = {"annotations": 1}
+    quality, gold_deltas = gold.score_submission(annotation=annotation, assignment=assignment)
+    deltas = {"annotations": 1, **gold_deltas}
     if annotation.lead_time_ms is not None:
         deltas.update(lead_time_sum_ms=annotation.lead_time_ms, lead_time_count=1)
-    annotator_stats.stats_add(organization_id=annotation.organization_id, project_id=project.pk,
-                              annotator_id=author, reset_skips_in_a_row=True, **deltas)
+    stats = annotator_stats.stats_add(organization_id=annotation.organization_id, project_id=project.pk,
+                                      annotator_id=author, reset_skips_in_a_row=True, **deltas)
     collectors = set(rules.ON_SUBMIT)
-    quality = gold.score_submission(annotation=annotation, assignment=assignment)
     if quality is not None:
         collectors |= rules.ON_GOLD
         gold.feedback_send(annotation=annotation, assignment=assignment, quality=quality)
-    counted = assignment is None or assignment.kind == Assignment.Kind.QUEUE
-    if counted:
-        stats = annotator_stats.stats_for(project_id=project.pk, annotator_id=author)
-        if stats is not None and stats.review_all:
+    if assignment is None or assignment.kind == Assignment.Kind.QUEUE:
+        if stats.review_all:
             annotation_route_to_review(annotation=annotation)
-        task = Task.objects.get(pk=annotation.task_id)
+        task = annotation.task  # the submit hands over the task with its counters as they now are
         if not task.is_gold and task.annotations_count >= task.target_annotations:
             task_consensus_update(task=task, project=project)
-    rules.rules_evaluate(project=project, annotator_id=author, collectors=collectors)
+    rules.rules_evaluate(project=project, annotator_id=author, collectors=collectors, stats=stats)
 
 
 def skip_process(*, assignment: Assignment) -> None:

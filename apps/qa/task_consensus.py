@@ -212,7 +212,8 @@ def compute(project, compiled, answers: list[Answer], *, categorical_override: d
                 item, confidence, method, tied = override
                 out.tied = out.tied or tied
             else:
-                models = _worker_models(project.pk, control.name, authors) if use_models else {}
+                wanted = use_models and project.settings.get("consensus_method") != "majority"
+                models = _worker_models(project.pk, control.name, authors) if wanted else {}
                 item, confidence, agree, method, tied = _single_categorical(control, answers, weights, models)
                 out.tied = out.tied or tied
         elif control.result_type in CATEGORICAL:

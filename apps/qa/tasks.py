@@ -13,3 +13,11 @@ def consensus_project_task(job):
     """POST /projects/{id}/consensus: the whole project's consensus, Dawid-Skene or majority vote."""
     project = Project.objects.get(pk=job.params["project"])
     return consensus_project(project=project, method=job.params.get("method", "auto"), progress=job.progress)
+
+
+@shared_task(name="qa.refresh_annotators", ignore_result=True, time_limit=600, soft_time_limit=570)
+def refresh_annotators_task():
+    """Beat: median work times and outlier flags for the projects that had work in the last minutes."""
+    from .outliers import projects_refresh
+
+    return projects_refresh()

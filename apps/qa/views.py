@@ -112,9 +112,10 @@ class ProjectConsensusView(ProjectScopedView):
     def post(self, request, project_id):
         project = self.project(project_id, write=True)
         data = validated(ConsensusRequestSerializer, request.data)
+        method = data.get("method") or project.settings.get("consensus_method", "auto")
         job = job_start(organization=project.organization, created_by=request.user, kind="consensus",
-                        task=consensus_project_task, params={"project": project.pk, "method": data["method"]},
-                        dedupe_key=f"consensus:{project.pk}:{data['method']}")
+                        task=consensus_project_task, params={"project": project.pk, "method": method},
+                        dedupe_key=f"consensus:{project.pk}:{method}")
         return Response({"job": {"id": job.pk, "status": job.status}}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -257,7 +258,7 @@ class ProjectFlagsView(ProjectScopedView):
     def get(self, request, project_id):
         project = self.project(project_id, write=False)
         filters = validated(FlagFilterSerializer, request.query_params)
-        qs = Flag.objects.filter(project=project).select_related("raised_by").order_by("-id")
+        qs = Flag.objects.filter(project=project).select_related("raised_by", "annotator").order_by("-id")
         if filters.get("kind"):
             qs = qs.filter(kind=filters["kind"])
         if filters.get("resolved") is not None:

@@ -22,7 +22,7 @@ from apps.audit.services import record
 from apps.orgs.models import Membership
 from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_data, validate_result
 
-from . import events
+from . import events, signals
 from .import_formats import RowError, canonical_json, content_digest, iter_records, normalize_task
 from .models import Annotation, AnnotationVersion, Prediction, Task
 from .queue import status_sql, tasks_added
@@ -305,6 +305,8 @@ def _attach(project, schema_version, attach, now):
                                f"updated_at = %s WHERE id = %s", [count, now, task_id])
     if predictions:
         Prediction.objects.bulk_create(predictions, batch_size=2000)
+        signals.predictions_added.send(sender=Prediction, project=project,
+                                       scores=[(p.task_id, p.score) for p in predictions])
 
 
 class _BatchWriter:

@@ -162,7 +162,10 @@ class Flag(models.Model):
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="flags")
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="flags",
+                             help_text="NULL for a flag about an annotator rather than a task")
+    annotator = models.ForeignKey(django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+", help_text="whom a flag about an annotator (an outlier) is about")
     kind = models.CharField(max_length=32)
     raised_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -174,8 +177,14 @@ class Flag(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(task__isnull=False) | models.Q(annotator__isnull=False),
+                                   name="tasks_flag_about_something"),
+        ]
+
     def __str__(self):
-        return f"flag {self.kind} on task {self.task_id}"
+        return f"flag {self.kind} on task {self.task_id or '-'}"
 
 
 class Media(models.Model):

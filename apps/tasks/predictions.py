@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.audit.services import record
 from apps.orgs.errors import ApiError
 
+from . import signals
 from .annotations import checked_result, current_schema
 from .models import Prediction, Task
 
@@ -69,6 +70,7 @@ def prediction_create(*, task: Task, actor, result, score: float | None = None, 
         score=_score(score, "score"), model_version=_model_version(model_version, "model_version"),
         schema_version=project.schema_version, created_at=timezone.now(),
     )
+    signals.predictions_added.send(sender=Prediction, project=project, scores=[(task.pk, prediction.score)])
     record(action="predictions.create", organization=task.organization_id, actor=actor, object_type="task",
            object_id=task.pk, data={"created": 1, "prediction": prediction.pk, "model_version": model_version or ""},
            request=request)
@@ -96,6 +98,8 @@ def predictions_bulk_create(*, project, actor, items, request=None) -> int:
                    schema_version=project.schema_version, created_at=now)
         for item in items
     ], batch_size=2000)
+    signals.predictions_added.send(sender=Prediction, project=project,
+                                   scores=[(item["task"], item["score"]) for item in items])
     model_versions = sorted({item["model_version"] for item in items})
     record(action="predictions.create", organization=project.organization_id, actor=actor, object_type="project",
            object_id=project.pk, data={"created": len(items), "model_versions": model_versions[:20]},

@@ -183,15 +183,33 @@ def annotation_route_to_review(*, annotation) -> None:
         _fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE id = %s", [annotation.task_id])
 
 
-def flag_raise(*, task_id: int, project_id: int, organization_id: int, kind: str, reason: str, raised_by=None):
-    """A flag for the managers; an open flag of the same kind on the task is not raised twice."""
+def flag_raise(*, project_id: int, organization_id: int, kind: str, reason: str, task_id: int | None = None,
+               annotator_id: int | None = None, raised_by=None):
+    """A flag for the managers, about a task or an annotator; an open flag of the same kind about the same
+    thing is not raised twice."""
     from .models import Flag
 
-    existing = Flag.objects.filter(task_id=task_id, kind=kind, resolved_at__isnull=True).first()
+    existing = Flag.objects.filter(project_id=project_id, task_id=task_id, annotator_id=annotator_id, kind=kind,
+                                   resolved_at__isnull=True).first()
     if existing is not None:
         return existing
-    return Flag.objects.create(organization_id=organization_id, project_id=project_id, task_id=task_id, kind=kind,
-                               reason=reason, raised_by=raised_by)
+    return Flag.objects.create(organization_id=organization_id, project_id=project_id, task_id=task_id,
+                               annotator_id=annotator_id, kind=kind, reason=reason, raised_by=raised_by)
+
+
+def flags_raise_for_tasks(*, project, kind: str, reasons: dict[int, str]) -> int:
+    """One flag of `kind` on each task of `reasons` ({task id: reason}) that has no open one yet."""
+    from .models import Flag
+
+    if not reasons:
+        return 0
+    flagged = set(Flag.objects.filter(project=project, kind=kind, resolved_at__isnull=True,
+                                      task_id__in=list(reasons)).values_list("task_id", flat=True))
+    made = Flag.objects.bulk_create([
+        Flag(organization_id=project.organization_id, project_id=project.pk, task_id=task_id, kind=kind,
+             reason=reason) for task_id, reason in sorted(reasons.items()) if task_id not in flagged
+    ], batch_size=2000)
+    return len(made)
 
 
 @transaction.atomic

@@ -12,3 +12,5 @@ annotation_submitted = Signal()
 review_decided = Signal()
 # assignment: Assignment; reason: "released" | "skipped" | "expired" | "revoked"
 lease_ended = Signal()
+# project: Project; scores: [(task_id, score or None)] of the predictions just stored
+predictions_added = Signal()

@@ -178,3 +178,39 @@ def test_quality_report_matches_an_independent_oracle(tenant, as_role):
     assert control["tasks_with_two_or_more"] == 30 and sum(map(sum, control["confusion"]["counts"])) == 30 * 6
     assert as_role("viewer").get(f"/api/v1/projects/{project['id']}/quality").status_code == 200
     assert as_role("annotator").get(f"/api/v1/projects/{project['id']}/quality").status_code == 403
+
+
+def test_review_and_zero_weight_actions_and_their_revert(tenant, as_role):
+    from apps.qa.models import AnnotatorStats
+    from apps.tasks.models import Annotation
+
+    manager = as_role("manager")
+    project = make_project(manager, tasks=8, settings={"overlap": 3, "max_overlap": 3})
+    url = f"/api/v1/projects/{project['id']}/quality-rules"
+    for action in ("review", "zero_weight"):
+        assert manager.post(url, {"collector": "skips_in_a_row", "min_samples": 1, "op": ">=", "threshold": 1,
+                                  "action": action}, format="json").status_code == 201
+    crowd = annotators(tenant, 3)
+    (suspect, client), others = crowd[0], crowd[1:]
+    lease = next_task(client, project).json()
+    client.post(f"/api/v1/assignments/{lease['assignment']['id']}/skip")
+    stats = AnnotatorStats.objects.get(project_id=project["id"], annotator=suspect.user)
+    assert stats.review_all and stats.weight == 0.0
+    lease = next_task(client, project).json()
+    task_id = lease["task"]["id"]
+    submit(client, lease, A)
+    assert Annotation.objects.get(task_id=task_id, author=suspect.user).status == "submitted"  # awaits review
+    for other_member, other in others:  # pinned to them, so it is what they are served first
+        assert manager.post(f"/api/v1/tasks/{task_id}/assign", {"annotator": other_member.pk},
+                            format="json").status_code == 201
+        got = next_task(other, project).json()
+        assert got["task"]["id"] == task_id
+        submit(other, got, B)
+    task = Task.objects.get(pk=task_id)
+    assert task.consensus_result[0]["value"]["choices"] == ["b"]
+    assert task.consensus_confidence == pytest.approx(1.0)  # the zero-weight vote for "a" counts for nothing
+    firings = manager.get(f"/api/v1/projects/{project['id']}/rule-firings").json()["results"]
+    for firing in firings:
+        assert manager.post(f"/api/v1/rule-firings/{firing['id']}/revert").status_code == 200
+    stats.refresh_from_db()
+    assert not stats.review_all and stats.weight == 1.0
