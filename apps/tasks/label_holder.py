@@ -4,7 +4,8 @@ from django.utils import timezone
 
 from apps.projects.label_spec import remap_result, result_labels
 
-from .models import Annotation, AnnotationVersion, Prediction, Task
+from .models import Annotation, AnnotationVersion, Flag, Prediction, Task
+from .queue import tasks_reopened
 
 CHUNK = 2000
 
@@ -52,9 +53,20 @@ class TaskLabels:
                                                                    schema_version=new_version.version)
                 changed += 1
         gold = Task.objects.filter(project=project, gold_result__isnull=False).only("id", "gold_result")
+        reopened = []
         for task in gold.iterator(CHUNK):
             result = remap_result(spec, task.gold_result, remap)
-            if result != task.gold_result:
+            if result == [] and task.gold_result:
+                # Every label of the answer was deleted: an empty gold would fail everyone. The task becomes an
+                # ordinary one again, and the managers are told.
+                Task.objects.filter(pk=task.pk).update(gold_result=None, is_gold=False, updated_at=now)
+                Flag.objects.create(organization_id=project.organization_id, project_id=project.pk, task_id=task.pk,
+                                    kind="gold_removed", reason=f"schema v{new_version.version} deleted every label "
+                                                                "of its gold answer; it is no longer gold")
+                reopened.append(task.pk)
+                changed += 1
+            elif result != task.gold_result:
                 Task.objects.filter(pk=task.pk).update(gold_result=result, updated_at=now)
                 changed += 1
+        tasks_reopened(project_id=project.pk, task_ids=reopened)
         return changed

@@ -103,7 +103,7 @@ def review_decide(*, review: Review, reviewer, decision: str, comment: str = "",
     annotation.save(update_fields=["status", "result", "version", "schema_version", "updated_at"])
     review.status, review.decision, review.comment, review.decided_at = Review.Status.DECIDED, decision, comment, now
     review.save(update_fields=["status", "decision", "comment", "decided_at"])
-    if decision == Review.Decision.REJECT:
+    if decision == Review.Decision.REJECT and not task.is_gold:
         _fetch("UPDATE tasks_task SET target_annotations = target_annotations + 1, status = 'rejected', "
                "updated_at = %s WHERE id = %s", [now, task.pk])
         tasks_reopened(project_id=task.project_id, task_ids=[task.pk])

@@ -630,11 +630,6 @@ def test_gold_answers_follow_a_label_remap_and_a_gold_label_is_not_dropped_witho
 # --- what an annotation's status tells -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "apps/tasks/annotations.py:166 `review = counts and needs_review(...)`: a gold (or exam) assignment is never "
-    "reviewed, so its annotation is 'accepted' at submit while ordinary work under review_policy all/sample is "
-    "'submitted'; AnnotationSerializer shows `status` to annotators (submit answer, GET /tasks/{id}, "
-    "GET /annotations/{id}), which tells them which tasks were gold"))
 def test_with_review_on_an_annotations_status_does_not_tell_an_annotator_which_task_was_gold(as_role,
                                                                                                 gold_source):
     manager = as_role("manager")

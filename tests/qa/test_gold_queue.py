@@ -144,3 +144,19 @@ def test_promote_consensus_to_gold(as_role):
                             format="json")
     assert promoted.status_code == 201 and promoted.json()[0]["result"] == A
     assert Task.objects.get(pk=task_id).gold_result == A
+
+
+def test_a_remap_that_deletes_every_label_of_a_gold_answer_ungolds_the_task(as_role):
+    manager = as_role("manager")
+    project = make_project(manager, tasks=2)
+    task_id = task_ids(project)[0]
+    mark_gold(manager, project, [task_id], result=B)
+    spec = {"data": {"text": {"type": "text"}},
+            "controls": {"s": {"type": "choices", "to": "text", "labels": [{"value": "a"}]}}}
+    changed = manager.post(f"/api/v1/projects/{project['id']}/schema",
+                           {"label_schema": spec, "remap": {"s": {"b": None}}}, format="json")
+    assert changed.status_code == 201, changed.content
+    task = Task.objects.get(pk=task_id)
+    assert not task.is_gold and task.gold_result is None
+    flags = manager.get(f"/api/v1/projects/{project['id']}/flags?kind=gold_removed").json()["results"]
+    assert [f["task"] for f in flags] == [task_id]
