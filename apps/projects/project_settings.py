@@ -20,9 +20,13 @@ DEFAULTS = {
     "iou_threshold": 0.5,  # boxes and polygons match at this IoU (scoring, agreement, consensus)
     "consensus_method": "auto",  # majority | dawid_skene | auto (the one that scores best on held-out gold)
     "flag_prediction_below": 0.3,  # a prediction scored under this flags its task (null: never)
+    "daily_cap": None,  # at most this many submitted annotations per annotator and UTC day (null: no cap)
     "auto_accept_confidence": None,
     "access": {"pools": [], "skill_filter": ""},
-    "pay": {"per_submitted": "0.00", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"},
+    # Money as decimal strings; per_hour pays server-measured time (lease to submit), at most
+    # max_seconds_per_task a task.
+    "pay": {"per_submitted": "0.00", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD",
+            "max_seconds_per_task": 900},
     "active_learning": {"strategy": "none"},
     "prelabel": None,
 }
@@ -135,11 +139,14 @@ def validate(settings: dict) -> dict:
         errors["access"] = ["pools is a list of pool ids, skill_filter a string"]
     pay = s["pay"]
     if not isinstance(pay, dict) or set(pay) - set(DEFAULTS["pay"]):
-        errors["pay"] = ["per_submitted, per_accepted, per_hour (decimal strings) and currency"]
+        errors["pay"] = ["per_submitted, per_accepted, per_hour (decimal strings), currency, max_seconds_per_task"]
     else:
         for key in ("per_submitted", "per_accepted", "per_hour"):
             if _decimal_string(pay.get(key)) is None:
                 errors.setdefault("pay", []).append(f"{key} must be a non-negative decimal string like \"0.05\"")
+        cap = _number(pay.get("max_seconds_per_task"), integer=True)
+        if cap is None or not 1 <= cap <= MAX_LEASE_SECONDS:
+            errors.setdefault("pay", []).append("max_seconds_per_task is an integer of seconds, at least 1")
         currency = pay.get("currency")
         if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
             errors.setdefault("pay", []).append("currency is a three-letter ISO 4217 code such as USD")
@@ -147,6 +154,22 @@ def validate(settings: dict) -> dict:
         errors["active_learning"] = ['{"strategy": "<name>"}']
     if s["prelabel"] is not None and not isinstance(s["prelabel"], dict):
         errors["prelabel"] = ["null or an object naming a model backend"]
+    cap = s["daily_cap"]
+    if cap is not None and (_number(cap, integer=True) is None or cap < 1):
+        errors["daily_cap"] = ["null (no cap) or an integer of at least 1"]
+    for check in _checks:
+        for key, messages in (check(s) or {}).items():
+            errors.setdefault(key, []).extend(messages)
     if errors:
         raise SettingsError(errors)
     return s
+
+
+# Checks that apps to the right add (DESIGN §3): e.g. workforce parses `access.skill_filter`. A check takes the
+# merged settings and returns {key: [messages]} for what it finds wrong.
+_checks: list = []
+
+
+def register_check(check) -> None:
+    if check not in _checks:
+        _checks.append(check)

@@ -1,0 +1,3 @@
+"""HTTP API of the workforce's access."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""HTTP API of the workforce's performance."""
+
+urlpatterns: list = []
