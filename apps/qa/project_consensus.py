@@ -79,7 +79,7 @@ def _choose(arrays, n_tasks, n_workers, n_labels, gold_idx) -> tuple[str, dict]:
 def _categorical(project, control, answers, gold, method):
     """Run one control project-wide; returns ({task_id: (item, confidence, method, tied)}, report, models)."""
     task_ids = sorted(answers)
-    label_set = set(control_labels(control))
+    label_set = set(task_consensus.control_labels_of(control))
     keyed = []
     for t_index, task_id in enumerate(task_ids):
         for answer in answers[task_id]:
@@ -129,12 +129,6 @@ def _categorical(project, control, answers, gold, method):
     report = {"method": chosen, "labels": len(labels), "answers": len(keyed), "annotators": len(authors),
               "gold": len(gold_idx), "held_out_gold_accuracy": scores or None}
     return out, report, {"models": models, "agreed": dict(agreed)}
-
-
-def control_labels(control) -> list[str]:
-    if control.hierarchical or control.result_type == "taxonomy":
-        return [task_consensus.SEP.join(path) for path in control.selectable_paths]
-    return sorted(control.labels)
 
 
 def consensus_project(*, project, method: str = "auto", progress=None) -> dict:

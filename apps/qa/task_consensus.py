@@ -7,7 +7,6 @@ multi-choice label by label; boxes, polygons, keypoints and spans by clustering 
 least certain control's, so dynamic overlap asks for one more annotator until every control is settled.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,18 +102,36 @@ def _single_categorical(control, answers, weights, models) -> tuple[dict | None,
         ordered = np.sort(post)
         tied = len(post) > 1 and ordered[-1] - ordered[-2] < 1e-9
         return categorical_item(control, model_labels[best]), float(post[best]), agree, "dawid_skene", tied
-    totals: dict[str, float] = defaultdict(float)
-    for author, key in keyed:
-        totals[key] += weights.get(author, 2 / 3)
-    total = sum(totals.values())
-    if total <= 0:  # every voter has zero weight: count them equally
-        totals = defaultdict(float)
-        for _, key in keyed:
-            totals[key] += 1.0
-        total = float(len(keyed))
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-    tied = len(ranked) > 1 and abs(ranked[0][1] - ranked[1][1]) < 1e-9
-    return categorical_item(control, ranked[0][0]), ranked[0][1] / total, agree, "majority", tied
+    item, confidence, method, tied = _weighted_vote(control, keyed, weights)
+    return item, confidence, agree, method, tied
+
+
+def _weighted_vote(control, keyed, weights) -> tuple[dict, float, str, bool]:
+    """The one-coin posterior of a vote: each annotator is right with probability r (their reliability) and
+    otherwise picks any other label alike; uniform prior over the control's labels. Unlike a vote share, one
+    answer from an unproven annotator is not certainty (r = 2/3 gives 0.67), so dynamic overlap asks again.
+    Annotators of zero weight are left out."""
+    voters = [(key, min(0.99, max(0.01, weights.get(author, 2 / 3)))) for author, key in keyed
+              if weights.get(author, 2 / 3) > 0]
+    if not voters:  # every voter has zero weight: count them equally
+        voters = [(key, 2 / 3) for _, key in keyed]
+    candidates = sorted({key for key, _ in voters})
+    n_labels = max(2, len(candidates), len(control_labels_of(control)))
+    log_post = {k: sum(np.log(r) if key == k else np.log((1 - r) / (n_labels - 1)) for key, r in voters)
+                for k in candidates}
+    unvoted = sum(np.log((1 - r) / (n_labels - 1)) for _, r in voters)
+    top = max(max(log_post.values()), unvoted)
+    mass = {k: float(np.exp(v - top)) for k, v in log_post.items()}
+    total = sum(mass.values()) + (n_labels - len(candidates)) * float(np.exp(unvoted - top))
+    ranked = sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))
+    tied = len(ranked) > 1 and abs(ranked[0][1] - ranked[1][1]) <= 1e-9 * max(1.0, ranked[0][1])
+    return categorical_item(control, ranked[0][0]), ranked[0][1] / total, "weighted_vote", tied
+
+
+def control_labels_of(control) -> list[str]:
+    if control.hierarchical or control.result_type == "taxonomy":
+        return [SEP.join(path) for path in control.selectable_paths]
+    return sorted(control.labels)
 
 
 def _multi_choice(control, answers, weights):
@@ -260,9 +277,9 @@ def task_answers(task_id: int) -> list[Answer]:
 def task_consensus_update(*, task: Task, project) -> TaskConsensus | None:
     """Recompute one task's consensus and store it; then dynamic overlap: below the project's consensus target
     the task asks for one more annotator, up to max_overlap, and is flagged when it still cannot settle."""
+    if task.target_annotations <= 1 and int(project.settings.get("max_overlap", 1)) <= 1:
+        return None  # one annotator and no dynamic overlap: the annotation is the label, nothing to vote on
     answers = task_answers(task.pk)
-    if len(answers) < 2 and task.target_annotations <= 1:
-        return None  # one annotator: the annotation is the label; nothing to vote on
     compiled = project_spec(project)
     found = compute(project, compiled, answers)
     task_services.task_consensus_set(task_id=task.pk, result=found.result, confidence=found.confidence,
