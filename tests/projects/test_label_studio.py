@@ -9,6 +9,20 @@ import pytest
 from apps.projects.label_spec import SchemaMismatch, SpecError, validate_result
 from apps.projects.label_studio import spec_from_label_config
 
+from .label_studio_templates import (
+    DOCUMENT_RETRIEVAL,
+    IMAGE_CLASSIFICATION,
+    KEYPOINTS,
+    NAMED_ENTITY_RECOGNITION,
+    OBJECT_DETECTION,
+    POLYGON_SEGMENTATION,
+    RATING,
+    RELATION_EXTRACTION,
+    SPEECH_RECOGNITION,
+    TAXONOMY,
+    TEXT_CLASSIFICATION,
+)
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 QUOKKA = {region["id"]: region for region in json.loads((FIXTURES / "quokka" / "annotations.json").read_text())}
 REVIEWS = [json.loads(line)["text"] for line in (FIXTURES / "rotten_tomatoes.jsonl").read_text("utf-8").splitlines()]
@@ -17,136 +31,23 @@ REVIEWS = [json.loads(line)["text"] for line in (FIXTURES / "rotten_tomatoes.jso
 # (the `config:` value), at the commit named; the docs config comes from docs/source/tags/rating.md.
 
 # natural-language-processing/text-classification/config.yml @ 7219633341c085c7abe58bd5275c6e32a283c731
-TEXT_CLASSIFICATION = """
-<View>
-  <Text name="text" value="$text"/>
-  <View style="box-shadow: 2px 2px 5px #999;
-               padding: 20px; margin-top: 2em;
-               border-radius: 5px;">
-    <Header value="Choose text sentiment"/>
-    <Choices name="sentiment" toName="text"
-             choice="single" showInLine="true">
-      <Choice value="Positive"/>
-      <Choice value="Negative"/>
-      <Choice value="Neutral"/>
-    </Choices>
-  </View>
-</View>
-
-
-<!-- {
-"data": {"text": "This is a great 3D movie that delivers everything almost right in your face."}
-
-}
--->
-
-"""
 
 # natural-language-processing/named-entity-recognition/config.yml @ 6ec1e79e0ff5b6b3fc033d00dad5ccb6b9f014b4
-NAMED_ENTITY_RECOGNITION = """
-<View>
-  <Labels name="label" toName="text">
-    <Label value="PER" background="red"/>
-    <Label value="ORG" background="darkorange"/>
-    <Label value="LOC" background="orange"/>
-    <Label value="MISC" background="green"/>
-  </Labels>
-
-  <Text name="text" value="$ner"/>
-</View>
-"""
 
 # computer-vision/image-classification/config.yml @ 5daa24b4467b6334a4807463d736caa8386a7086
-IMAGE_CLASSIFICATION = """
-<View>
-  <Image name="image" value="$image"/>
-  <Choices name="choice" toName="image">
-    <Choice value="Adult content"/>
-    <Choice value="Weapons" />
-    <Choice value="Violence" />
-  </Choices>
-</View>
-"""
 
 # computer-vision/object-detection-with-bounding-boxes/config.yml @ 3a0bc788d3b76b16209f43982cebdb432c6c68e3
-OBJECT_DETECTION = """<View>
-  <Image name="image" value="$image"/>
-  <RectangleLabels name="label" toName="image">
-    <Label value="Airplane" background="green"/>
-    <Label value="Car" background="blue"/>
-  </RectangleLabels>
-</View>
-"""
 
 # computer-vision/semantic-segmentation-with-polygons/config.yml @ 3a0bc788d3b76b16209f43982cebdb432c6c68e3
-POLYGON_SEGMENTATION = """<View>
-
-  <Header value="Select label and click the image to start"/>
-  <Image name="image" value="$image" zoom="true"/>
-
-  <PolygonLabels name="label" toName="image"
-                 strokeWidth="3" pointSize="small"
-                 opacity="0.9">
-    <Label value="Airplane" background="red"/>
-    <Label value="Car" background="blue"/>
-  </PolygonLabels>
-
-</View>
-"""
 
 # computer-vision/keypoints/config.yml @ 90aa4ecd52e7482d9fb86e134bbb620fd0586f44
-KEYPOINTS = """
-<View>
-  <KeyPointLabels name="kp-1" toName="img-1">
-    <Label value="Face" background="red" />
-    <Label value="Nose" background="green" />
-  </KeyPointLabels>
-  <Image name="img-1" value="$img" />
-</View>
-"""
 
 # audio-speech-processing/automatic-speech-recognition/config.yml @ 80e421cf10815d0b0564a31383ecabf5508d30a4
-SPEECH_RECOGNITION = """
-<View>
-  <Audio name="audio" value="$audio" zoom="true" hotkey="ctrl+enter" />
-  <Header value="Provide Transcription" />
-  <TextArea name="transcription" toName="audio" rows="4" editable="true" maxSubmissions="1" />
-</View>
-"""
 
 # natural-language-processing/taxonomy/config.yml @ 696836dcc719a0a5e85ed95c2e14220ba11fc73b
-TAXONOMY = """<View>
-  <Text name="text" value="$text"/>
-  <Taxonomy name="taxonomy" toName="text">
-    <Choice value="Archaea" />
-    <Choice value="Bacteria" />
-    <Choice value="Eukarya">
-      <Choice value="Human" />
-      <Choice value="Oppossum" />
-      <Choice value="Extraterrestial" />
-    </Choice>
-  </Taxonomy>
-</View>
-
-"""
 
 # natural-language-processing/relation-extraction/config.yml @ 7219633341c085c7abe58bd5275c6e32a283c731
 # (the XML; its sample task, which follows in a comment there, is RELATION_TASK below)
-RELATION_EXTRACTION = """
-<View>
-   <Relations>
-    <Relation value="org:founded_by"/>
-    <Relation value="org:founded"/>
-  </Relations>
-  <Labels name="label" toName="text">
-    <Label value="Organization" background="orange"/>
-    <Label value="Person" background="green"/>
-    <Label value="Datetime" background="blue"/>
-  </Labels>
-
-  <Text name="text" value="$text"/>
-</View>
-"""
 RELATION_TASK = {
     "data": {"text": "Microsoft was founded by Bill Gates and Paul Allen on April 4, 1975, to develop and sell "
                      "BASIC interpreters for the Altair 8800."},
@@ -169,32 +70,8 @@ RELATION_TASK = {
 
 # ranking-and-scoring/document-retrieval/config.yml @ dc7d93f838b4c44ba5b3101afa51ca7da117c51b
 # (it lists <Choice value="Two" /> twice)
-DOCUMENT_RETRIEVAL = """<View>
-  <Text name="query" value="$query" />
-  <Header value="Select document related to the query:" />
-  <View style="display: flex">
-    <View style="width:50%">
-      <Text name="text1" value="$text1" />
-      <Text name="text2" value="$text2" />
-      <Text name="text3" value="$text3" />
-    </View>
-    <View>
-      <Choices name="selection" toName="query" required="true" choice="multiple">
-        <Choice value="One" />
-        <Choice value="Two" />
-        <Choice value="Two" />
-      </Choices>
-    </View>
-  </View>
-</View>
-"""
 
 # docs/source/tags/rating.md @ 1495ccc255810f5442686fb686445c4cbbcdb81f (the tag's example)
-RATING = """<View>
-  <Text name="txt" value="$text" />
-  <Rating name="rating" toName="txt" maxRating="10" icon="star" size="medium" />
-</View>
-"""
 
 
 def values(control) -> list:

@@ -21,6 +21,14 @@ from apps.qa.scoring import (
     score_spans,
     score_textarea,
 )
+from tests.projects.label_studio_templates import (
+    NAMED_ENTITY_RECOGNITION,
+    RATING,
+    RELATION_EXTRACTION,
+    SPEECH_RECOGNITION,
+    TAXONOMY,
+    TEXT_CLASSIFICATION,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 QUOKKA_RESULT = json.loads((FIXTURES / "quokka" / "annotations.json").read_text())
@@ -43,68 +51,6 @@ CONTROLS = compile_spec(QUOKKA_SPEC).controls
 
 # Configs copied from HumanSignal/label-studio label_studio/annotation_templates/<path>/config.yml, as in
 # tests/projects/test_label_studio.py (which names the commits).
-NAMED_ENTITY_RECOGNITION = """
-<View>
-  <Labels name="label" toName="text">
-    <Label value="PER" background="red"/>
-    <Label value="ORG" background="darkorange"/>
-    <Label value="LOC" background="orange"/>
-    <Label value="MISC" background="green"/>
-  </Labels>
-
-  <Text name="text" value="$ner"/>
-</View>
-"""
-TEXT_CLASSIFICATION = """
-<View>
-  <Text name="text" value="$text"/>
-  <Choices name="sentiment" toName="text" choice="single" showInLine="true">
-    <Choice value="Positive"/>
-    <Choice value="Negative"/>
-    <Choice value="Neutral"/>
-  </Choices>
-</View>
-"""
-TAXONOMY = """<View>
-  <Text name="text" value="$text"/>
-  <Taxonomy name="taxonomy" toName="text">
-    <Choice value="Archaea" />
-    <Choice value="Bacteria" />
-    <Choice value="Eukarya">
-      <Choice value="Human" />
-      <Choice value="Oppossum" />
-      <Choice value="Extraterrestial" />
-    </Choice>
-  </Taxonomy>
-</View>
-"""
-SPEECH_RECOGNITION = """
-<View>
-  <Audio name="audio" value="$audio" zoom="true" hotkey="ctrl+enter" />
-  <Header value="Provide Transcription" />
-  <TextArea name="transcription" toName="audio" rows="4" editable="true" maxSubmissions="1" />
-</View>
-"""
-RATING = """<View>
-  <Text name="txt" value="$text" />
-  <Rating name="rating" toName="txt" maxRating="10" icon="star" size="medium" />
-</View>
-"""
-RELATION_EXTRACTION = """
-<View>
-   <Relations>
-    <Relation value="org:founded_by"/>
-    <Relation value="org:founded"/>
-  </Relations>
-  <Labels name="label" toName="text">
-    <Label value="Organization" background="orange"/>
-    <Label value="Person" background="green"/>
-    <Label value="Datetime" background="blue"/>
-  </Labels>
-
-  <Text name="text" value="$text"/>
-</View>
-"""
 # The relation-extraction template's own sample task.
 FOUNDING = ("Microsoft was founded by Bill Gates and Paul Allen on April 4, 1975, to develop and sell BASIC "
             "interpreters for the Altair 8800.")
