@@ -657,13 +657,15 @@ def normalized(sql):
     return sql
 
 
-def profile(project, secrets_, cycles):
-    """(c) next and submit through Django's test client: ms per request, SQL per statement, cProfile."""
+def profile(project, secrets_, pipeline_secret, cycles):
+    """(c) next, submit and attach through Django's test client: ms per request, SQL per statement, cProfile."""
     from django.test import Client
 
     clients = [Client(HTTP_AUTHORIZATION=f"Token {s}", HTTP_X_FORWARDED_PROTO="https") for s in secrets_]
+    pipeline = Client(HTTP_AUTHORIZATION=f"Token {pipeline_secret}", HTTP_X_FORWARDED_PROTO="https")
+    views = ("next", "submit", "attach")
     current = {"view": None}
-    sql_time = {"next": defaultdict(lambda: [0, 0.0]), "submit": defaultdict(lambda: [0, 0.0])}
+    sql_time = {view: defaultdict(lambda: [0, 0.0]) for view in views}
 
     def timed(execute, sql, params, many, context):
         started = time.perf_counter()
@@ -675,23 +677,31 @@ def profile(project, secrets_, cycles):
                 entry[0] += 1
                 entry[1] += time.perf_counter() - started
 
-    profiles = {"next": cProfile.Profile(), "submit": cProfile.Profile()}
+    profiles = {view: cProfile.Profile() for view in views}
     wall = defaultdict(lambda: defaultdict(list))
+    # CPU of this process (every thread: the live-event sender too), not PostgreSQL's or Redis's: what a server
+    # worker spends per request, and less disturbed than wall time by others' load on the machine.
+    cpu = defaultdict(lambda: defaultdict(list))
 
     def call(client, view, path, body, mode):
         current["view"] = view if mode == "plain" else None
         if mode == "profiled":
             profiles[view].enable()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = client.post(path, body, content_type="application/json")
         wall[mode][view].append(time.perf_counter() - started)
+        cpu[mode][view].append(time.process_time() - cpu_started)
         if mode == "profiled":
             profiles[view].disable()
         current["view"] = None
         return response
 
-    print(f"\n(c) in-process profile: {cycles} next+submit cycles (after {cycles // 4} to warm up), "
-          f"{len(clients)} annotators in turn, project {project.pk}; {load()}", flush=True)
+    untouched = [row[0] for row in fetch(
+        "SELECT id FROM tasks_task WHERE project_id = %s AND annotations_count = 0 AND in_flight = 0 "
+        "AND id > (SELECT (min(id) + max(id)) / 2 FROM tasks_task WHERE project_id = %s) "
+        "ORDER BY random() LIMIT %s", [project.pk, project.pk, 3 * cycles])]
+    print(f"\n(c) in-process profile: {cycles} next+submit cycles and {cycles} attaches (after {cycles // 4} to warm "
+          f"up), {len(clients)} annotators in turn and one pipeline token, project {project.pk}; {load()}", flush=True)
     with connection.execute_wrapper(timed):
         for mode, n in (("warm", cycles // 4), ("plain", cycles), ("profiled", cycles)):
             for i in range(n):
@@ -701,14 +711,17 @@ def profile(project, secrets_, cycles):
                 assignment = response.json()["assignment"]["id"]
                 response = call(client, "submit", f"/api/v1/assignments/{assignment}/submit", SUBMIT_BODY, mode)
                 assert response.status_code == 201, (response.status_code, response.content[:300])
-    for view in ("next", "submit"):
+                response = call(pipeline, "attach", f"/api/v1/tasks/{untouched.pop()}/annotations", SUBMIT_BODY, mode)
+                assert response.status_code == 201, (response.status_code, response.content[:300])
+    for view in views:
         plain = wall["plain"][view]
         statements = sql_time[view]
         sql_total = sum(t for _, t in statements.values())
         count = sum(n for n, _ in statements.values())
         print(f"  {view}: {sum(plain) / len(plain) * 1000:.2f} ms per request in-process (p50 {pct(plain, .5):.2f}, "
               f"p99 {pct(plain, .99):.2f}), of which SQL {sql_total / len(plain) * 1000:.2f} ms in "
-              f"{count / len(plain):.1f} statements")
+              f"{count / len(plain):.1f} statements; CPU of this process "
+              f"{sum(cpu['plain'][view]) / len(plain) * 1000:.2f} ms per request")
         for sql, (n, seconds) in sorted(statements.items(), key=lambda item: -item[1][1]):
             print(f"    {seconds / len(plain) * 1000:6.2f} ms/request  {n / len(plain):4.1f}x  {sql[:150]}")
         stats = pstats.Stats(profiles[view]).stats
@@ -743,6 +756,7 @@ BREAKDOWN = [
     ("    throttle (cache get + set in Redis)", r"^rest_framework/views\.py\(check_throttles\)$"),
     ("    access_project", r"^apps/projects/selectors\.py\(access_project\)$"),
     ("    access_assignment", r"^apps/tasks/selectors\.py\(access_assignment\)$"),
+    ("    access_task", r"^apps/tasks/selectors\.py\(access_task\)$"),
     ("    refuse_if_closed (status, eligibility)", r"^apps/tasks/queue_views\.py\(refuse_if_closed\)$"),
     ("    next_task (one transaction)", r"^apps/tasks/queue\.py\(next_task\)$"),
     ("      _from_queue (cursor, pick, cursor upsert)", r"^apps/tasks/queue\.py\(_from_queue\)$"),
@@ -752,6 +766,8 @@ BREAKDOWN = [
     ("    assignment_submit", r"^apps/tasks/annotations\.py\(assignment_submit\)$"),
     ("      checked_result (schema validation)", r"^apps/tasks/annotations\.py\(checked_result\)$"),
     ("      _submit (one transaction)", r"^apps/tasks/annotations\.py\(_submit\)$"),
+    ("    annotation_attach", r"^apps/tasks/annotations\.py\(annotation_attach\)$"),
+    ("      _attach (one transaction)", r"^apps/tasks/annotations\.py\(_attach\)$"),
     ("        audit record()", r"^apps/audit/services\.py\(record\)$"),
     ("    signals (request_started/finished, annotation_submitted)", r"^django/dispatch/dispatcher\.py\(send\)$"),
     ("    on-commit callbacks (live events, progress)",
@@ -875,7 +891,7 @@ def main():
             print(f"  --workers {workers} (peak RSS {hwm:.0f} MB): " + "; ".join(cells))
     if "c" in only:
         target = bigs.get(1) or big_project(org, owner, big, 1)
-        profile(target, secrets_[:8], 100 if quick else 400)
+        profile(target, secrets_[:8], members(org, owner, "pipeline", "manager", 1)[0], 100 if quick else 400)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ def tenancy_for(*, user, token: ApiToken | None = None, slug: str | None = None,
     if token is not None:
         if slug and slug != token.organization.slug:
             raise NotFound("no such organization")
-        membership = memberships.filter(organization_id=token.organization_id).first()
+        if hasattr(token, "active_membership"):  # read with the token, in the same statement (authentication)
+            membership = token.active_membership if token.organization.is_active else None
+        else:
+            membership = memberships.filter(organization_id=token.organization_id).first()
         if membership is None:
             raise exceptions.AuthenticationFailed("this token's user is no longer an active member")
         return Tenancy(membership.organization, membership, effective_role(membership.role, token.role), token)

@@ -13,7 +13,7 @@ from . import annotations as writes
 from .predictions import MAX_BULK, prediction_create, predictions_bulk_create
 from .queue_views import idempotency_key
 from .selectors import access_annotation, access_task, annotation_versions
-from .serializers import AnnotationSerializer, PredictionSerializer
+from .serializers import AnnotationSerializer, PredictionSerializer, represented
 
 INT32 = 2**31 - 1
 
@@ -70,7 +70,7 @@ HistoryPageOut = inline_serializer("AnnotationHistory", {
 
 
 def annotation_body(annotation) -> dict:
-    return AnnotationDetailSerializer(annotation).data
+    return represented(AnnotationDetailSerializer, annotation)
 
 
 class AnnotationView(OrgAPIView):

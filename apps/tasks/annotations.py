@@ -7,11 +7,12 @@ the assignment second — the same order as the queue's expiry sweep, so the two
 import hashlib
 from functools import lru_cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import record
 from apps.orgs.errors import ApiError, Conflict
+from apps.orgs.rows import columns, insert
 from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_result
 from apps.projects.models import LabelSchemaVersion
 
@@ -60,23 +61,64 @@ def _count_annotation(task_id: int, now, *, slot: bool) -> Task:
     in_flight = "in_flight - 1" if slot else "in_flight"
     status = status_sql(count="tasks_task.annotations_count + 1", in_flight=f"tasks_task.{in_flight}",
                         keep_rejected=False)
-    _fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
-           f"status = {status}, updated_at = %s WHERE id = %s", [now, task_id])
-    return Task.objects.get(pk=task_id)
+    cols = columns(Task, "tasks_task")
+    rows = _fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
+                  f"status = {status}, updated_at = %s WHERE id = %s RETURNING {cols.sql}", [now, task_id])
+    return cols.build(rows[0])
 
 
 def _create(*, task, project, author, result, lead_time_ms, source, status, idempotency_key, now,
-            model_version="", reason="submitted") -> Annotation:
-    annotation = Annotation.objects.create(
+            model_version="", reason="submitted", submits: Assignment | None = None) -> Annotation:
+    """The annotation and its version 1 (and, for a lease, `submits` marked submitted with it)."""
+    annotation = Annotation(
         organization_id=task.organization_id, project_id=task.project_id, task=task, author=author,
         model_version=model_version, result=result, version=1, schema_version=project.schema_version,
         lead_time_ms=lead_time_ms, source=source, status=status, idempotency_key=idempotency_key or "",
         created_at=now, updated_at=now,
     )
-    AnnotationVersion.objects.create(annotation=annotation, version=1, result=result,
-                                     schema_version=project.schema_version, author=author, reason=reason,
-                                     source=source, created_at=now)
+    version = AnnotationVersion(annotation_id=0, version=1, result=result, schema_version=project.schema_version,
+                                author=author, reason=reason, source=source, created_at=now)
+    if connection.vendor != "postgresql":  # SQLite: no data-modifying CTEs
+        annotation.save(force_insert=True)
+        version.annotation = annotation
+        version.save(force_insert=True)
+        if submits is not None:
+            Assignment.objects.filter(pk=submits.pk).update(
+                status=Assignment.Status.SUBMITTED, annotation=annotation, ended_at=now, draft=None,
+                draft_saved_at=None)
+        return annotation
+    # One statement instead of three (four with the lease): this is every submit and attach.
+    version_insert = insert(AnnotationVersion)
+    sql = (f"WITH made AS ({insert(Annotation).sql} RETURNING id), "
+           f"v AS ({version_insert.select_sql('made', {'annotation_id': 'made.id'})})")
+    params = [*insert(Annotation).params(annotation), *version_insert.params(version, skip={"annotation_id"})]
+    if submits is not None:
+        sql += (", s AS (UPDATE tasks_assignment SET status = 'submitted', annotation_id = (SELECT id FROM made), "
+                "ended_at = %s, draft = NULL, draft_saved_at = NULL WHERE id = %s)")
+        params += [now, submits.pk]
+    annotation.pk = _fetch(f"{sql} SELECT id FROM made", params)[0][0]
+    annotation._state.adding, annotation._state.db = False, DEFAULT_DB_ALIAS
     return annotation
+
+
+def _lock_lease(assignment: Assignment) -> Assignment:
+    """Lock the task row, then the assignment's (the expiry sweep's order, so the two never deadlock); the
+    assignment as stored now, its task (from `assignment`, whose data does not change) with current counters."""
+    a = columns(Assignment, "a")
+    counters = "t.annotations_count, t.in_flight, t.target_annotations"
+    if connection.vendor == "postgresql":
+        # The CTE locks the task as the join reads it, before the outer FOR UPDATE locks the joined row's lease.
+        sql = (f"WITH t AS MATERIALIZED (SELECT id, annotations_count, in_flight, target_annotations "
+               f"FROM tasks_task WHERE id = %s FOR UPDATE) "
+               f"SELECT {counters}, {a.sql} FROM t, tasks_assignment a WHERE a.id = %s FOR UPDATE OF a")
+    else:  # SQLite: the IMMEDIATE transaction already serializes writers
+        sql = f"SELECT {counters}, {a.sql} FROM tasks_task t, tasks_assignment a WHERE t.id = %s AND a.id = %s"
+    row = _fetch(sql, [assignment.task_id, assignment.pk])[0]
+    locked = a.build(row, 3)
+    task = assignment.task
+    task.annotations_count, task.in_flight, task.target_annotations = row[:3]
+    locked.task, locked.project = task, assignment.project
+    return locked
 
 
 def _replayed(actor, idempotency_key: str) -> Annotation | None:
@@ -109,8 +151,8 @@ def assignment_submit(*, assignment: Assignment, actor, result, lead_time_ms: in
 @transaction.atomic
 def _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, request):
     now = timezone.now()
-    task = Task.objects.select_for_update().get(pk=assignment.task_id)
-    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment = _lock_lease(assignment)
+    task = assignment.task
     if assignment.status == Assignment.Status.SUBMITTED:
         return assignment.annotation, False
     if assignment.status in (Assignment.Status.SKIPPED, Assignment.Status.PINNED):
@@ -121,21 +163,22 @@ def _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, r
     if counts and not held and task.annotations_count + task.in_flight >= task.target_annotations:
         Assignment.objects.filter(pk=assignment.pk).update(draft=result, draft_saved_at=now)
         return None
-    review = counts and needs_review(project, task.pk, actor.pk)
+    # Gold and exam work passes the same review gate as the rest: an annotation's status, or a review decision
+    # arriving, must not tell an annotator which task was gold. (Training shows its answers anyway.)
+    review = assignment.kind != Assignment.Kind.TRAINING and needs_review(project, task.pk, actor.pk)
     annotation = _create(
         task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms,
         source=Annotation.Source.HUMAN, idempotency_key=idempotency_key, now=now,
-        status=Annotation.Status.SUBMITTED if review else Annotation.Status.ACCEPTED,
+        status=Annotation.Status.SUBMITTED if review else Annotation.Status.ACCEPTED, submits=assignment,
     )
     if counts:
         task = _count_annotation(task.pk, now, slot=held)
-    Assignment.objects.filter(pk=assignment.pk).update(
-        status=Assignment.Status.SUBMITTED, annotation=annotation, ended_at=now, draft=None, draft_saved_at=None,
-    )
     assignment.status, assignment.annotation = Assignment.Status.SUBMITTED, annotation
+    assignment.ended_at, assignment.draft, assignment.draft_saved_at = now, None, None
     record(action="annotation.submit", organization=task.organization_id, actor=actor, object_type="annotation",
            object_id=annotation.pk, data={"task": task.pk, "assignment": assignment.pk, "late": not held},
            request=request)
+    annotation.task, annotation.project = task, project  # receivers read the counters as they now are
     signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=assignment, actor=actor)
     events.annotation_created(annotation, task)
     return annotation, True
@@ -417,7 +460,10 @@ def _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, r
     project = current_schema(task.project)
     checked_result(project, result, task.data)
     now = timezone.now()
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    # Lock the row (counters move below). Of what may have changed since the view read it, only is_gold decides
+    # anything here; the counters come back fresh from _count_annotation.
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    task.is_gold = bool(_fetch(f"SELECT is_gold FROM tasks_task WHERE id = %s{lock}", [task.pk])[0][0])
     replay = _replayed(actor, idempotency_key)
     if replay is not None:
         return replay, False
@@ -435,6 +481,7 @@ def _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, r
            object_id=annotation.pk, after=result,
            data={"task": task.pk, "source": annotation.source, "model_version": annotation.model_version},
            request=request)
+    annotation.task, annotation.project = task, project  # receivers read the counters as they now are
     signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=None, actor=actor)
     events.annotation_created(annotation, task)
     return annotation, True

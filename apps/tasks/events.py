@@ -13,6 +13,7 @@ waiting before it.
 """
 
 import logging
+import pickle
 import time
 
 from django.core.cache import cache
@@ -131,11 +132,35 @@ def _open_window(project_id: int) -> bool:
     return cache.add(_sent_key(project_id), time.time(), timeout=PROGRESS_WINDOW_SECONDS)
 
 
-def _trailing_soon(project_id: int) -> None:
-    """Schedule the trailing message for just after the current window closes."""
+# _progress_soon's two cache.add() calls (and the read of when the window opened) in one round trip, for every
+# write that changes counts. Values as Django's Redis cache stores them (a pickled float, a bare integer), so
+# cache.get() and cache.add() read and write the same keys. Answers {1} opened, {2, opened} pending set, {0}.
+_SOON_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {1} end
+if redis.call('SET', KEYS[2], 1, 'EX', ARGV[3], 'NX') then return {2, redis.call('GET', KEYS[1])} end
+return {0}
+"""
+_soon_script = None
+
+
+def _window_or_pending(project_id: int) -> tuple[int, float | None]:
+    global _soon_script
+    redis = cache.redis()
+    if _soon_script is None:
+        _soon_script = redis.register_script(_SOON_SCRIPT)
+    answer = _soon_script(keys=[cache.make_key(_sent_key(project_id)), cache.make_key(_pending_key(project_id))],
+                          args=[pickle.dumps(time.time(), pickle.HIGHEST_PROTOCOL), PROGRESS_WINDOW_SECONDS,
+                                PROGRESS_PENDING_SECONDS], client=redis)
+    opened = pickle.loads(answer[1]) if len(answer) > 1 and answer[1] else None
+    return answer[0], opened
+
+
+def _trailing_soon(project_id: int, opened: float | None = None) -> None:
+    """Schedule the trailing message for just after the current window closes (`opened`, if known)."""
     from .tasks import progress_broadcast_task
 
-    opened = cache.get(_sent_key(project_id))
+    if opened is None:
+        opened = cache.get(_sent_key(project_id))
     left = PROGRESS_WINDOW_SECONDS if opened is None else opened + PROGRESS_WINDOW_SECONDS - time.time()
     progress_broadcast_task.apply_async(args=[project_id],
                                         countdown=min(max(left, 0.0), PROGRESS_WINDOW_SECONDS) + TRAILING_MARGIN)
@@ -143,7 +168,13 @@ def _trailing_soon(project_id: int) -> None:
 
 def _progress_soon(project_id: int) -> None:
     try:
-        if _open_window(project_id):
+        if getattr(cache, "redis", None) is not None:
+            step, opened = _window_or_pending(project_id)
+            if step == 1:
+                _progress_send(project_id)
+            elif step == 2:
+                _trailing_soon(project_id, opened)
+        elif _open_window(project_id):
             _progress_send(project_id)
         elif cache.add(_pending_key(project_id), 1, timeout=PROGRESS_PENDING_SECONDS):
             _trailing_soon(project_id)

@@ -32,6 +32,8 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.orgs.rows import columns
+
 from . import eligibility, sources
 from .models import Assignment, Task
 
@@ -73,7 +75,11 @@ class Lease:
 def _fetch(sql, params):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects
+        # (a cost per column, and the hot statements return wide rows).
+        has_rows = (cursor.rownumber is not None if connection.vendor == "postgresql"
+                    else cursor.description is not None)
+        return cursor.fetchall() if has_rows else []
 
 
 def _lock_person(project_id: int, user_id: int) -> None:
@@ -199,8 +205,9 @@ def _eligible_sql(project, user) -> tuple[str, list]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def _from_queue(project, user) -> int | None:
-    """Lock the next open task for `user` from the reopened stream, then the ordinary one; move the cursor."""
+def _from_queue(project, user) -> tuple[int | None, tuple | None]:
+    """Lock the next open task for `user` from the reopened stream, then the ordinary one: (its id, the
+    statement that moves the cursor, or None when it stays); the caller runs the latter, with the lease."""
     seq, (order_key, task_key), (r_seq, r_order, r_task) = _cursor(project.pk, user.pk)
     extra, extra_params = _eligible_sql(project, user)
     common = f"tasks_task.project_id = %s AND {OPEN_SQL} AND {NOT_MINE_SQL}{extra}"
@@ -236,8 +243,9 @@ def _from_queue(project, user) -> int | None:
             new_order = (head[1], head[0]) if got is not None and got[0] == head[0] else (head[1], head[0] - 1)
         if got is not None:
             picked = got[0]
+    cursor_write = None
     if new_order != (order_key, task_key) or new_reopen != (r_seq, r_order, r_task):
-        _fetch(
+        cursor_write = (
             "INSERT INTO tasks_queuecursor (project_id, annotator_id, order_key, task_key, reopen_seq, "
             "reopen_order_key, reopen_task_key) VALUES (%s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (project_id, annotator_id) DO UPDATE SET order_key = excluded.order_key, "
@@ -245,12 +253,49 @@ def _from_queue(project, user) -> int | None:
             "reopen_order_key = excluded.reopen_order_key, reopen_task_key = excluded.reopen_task_key",
             [project.pk, user.pk, *new_order, *new_reopen],
         )
-    return picked
+    return picked, cursor_write
 
 
-def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = False) -> Assignment | None:
-    """Make (or reuse) the person's assignment on a task and take a slot on it (queue kinds)."""
+def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = False,
+           cursor_write: tuple | None = None) -> Assignment | None:
+    """Make (or reuse) the person's assignment on a task and take a slot on it (queue kinds); returns it with
+    its task as stored after this. One statement, together with the cursor move of `_from_queue` if any."""
     expires = now + timedelta(seconds=project.settings["lease_seconds"])
+    if connection.vendor != "postgresql":  # SQLite has no data-modifying CTEs
+        return _lease_stepwise(project, user, task_id, kind, now, expires, slot_taken, cursor_write)
+    ctes, params = [], []
+    if cursor_write is not None:
+        ctes.append(f"cursor_moved AS ({cursor_write[0]})")
+        params += cursor_write[1]
+    ctes.append(
+        "lease AS (INSERT INTO tasks_assignment (organization_id, project_id, task_id, annotator_id, status, kind, "
+        "leased_at, expires_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s) ON CONFLICT (task_id, annotator_id) "
+        "DO UPDATE SET status = 'active', kind = excluded.kind, leased_at = excluded.leased_at, "
+        "expires_at = excluded.expires_at, ended_at = NULL "
+        "WHERE tasks_assignment.status IN ('released', 'expired') RETURNING *)")
+    params += [project.organization_id, project.pk, task_id, user.pk, kind, now, expires]
+    lease_cols = columns(Assignment, "lease")
+    if kind == Assignment.Kind.QUEUE and not slot_taken:
+        status = status_sql(in_flight="tasks_task.in_flight + 1")
+        ctes.append(f"slot AS (UPDATE tasks_task SET in_flight = in_flight + 1, status = {status}, updated_at = %s "
+                    f"WHERE id = %s AND EXISTS (SELECT 1 FROM lease) RETURNING *)")
+        params += [now, task_id]
+        task_cols = columns(Task, "slot")
+        source = "lease JOIN slot ON slot.id = lease.task_id"
+    else:
+        task_cols = columns(Task, "t")
+        source = "lease JOIN tasks_task t ON t.id = lease.task_id"
+    rows = _fetch(f"WITH {', '.join(ctes)} SELECT {lease_cols.sql}, {task_cols.sql} FROM {source}", params)
+    if not rows:
+        return None
+    assignment = lease_cols.build(rows[0])
+    assignment.task = task_cols.build(rows[0], lease_cols.width)
+    return assignment
+
+
+def _lease_stepwise(project, user, task_id, kind, now, expires, slot_taken, cursor_write) -> Assignment | None:
+    if cursor_write is not None:
+        _fetch(*cursor_write)
     rows = _fetch(
         "INSERT INTO tasks_assignment (organization_id, project_id, task_id, annotator_id, status, kind, leased_at, "
         "expires_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s) ON CONFLICT (task_id, annotator_id) DO UPDATE "
@@ -268,14 +313,29 @@ def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = Fa
     return Assignment.objects.select_related("task").get(pk=rows[0][0])
 
 
-def _from_pins(project, user, now) -> Assignment | None:
-    pin = (Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.PINNED)
-           .order_by("id").first())
+def _held(project_id: int, user_id: int) -> tuple[Assignment | None, Assignment | None]:
+    """(the person's active lease, their first pin) in the project, each with its task; one statement."""
+    a, t = columns(Assignment, "a"), columns(Task, "t")
+    first = ("(SELECT id FROM tasks_assignment WHERE project_id = %s AND annotator_id = %s AND status = '{}' "
+             "ORDER BY id LIMIT 1)")
+    rows = _fetch(f"SELECT a.status = 'pinned', {a.sql}, {t.sql} FROM tasks_assignment a "
+                  f"JOIN tasks_task t ON t.id = a.task_id "
+                  f"WHERE a.id IN ({first.format('active')}, {first.format('pinned')})",
+                  [project_id, user_id, project_id, user_id])
+    held = {False: None, True: None}
+    for row in rows:
+        assignment = a.build(row, 1)
+        assignment.task = t.build(row, 1 + a.width)
+        held[row[0]] = assignment
+    return held[False], held[True]
+
+
+def _from_pin(project, pin: Assignment | None, now) -> Assignment | None:
     if pin is None:
         return None
     expires = now + timedelta(seconds=project.settings["lease_seconds"])
     Assignment.objects.filter(pk=pin.pk).update(status=Assignment.Status.ACTIVE, leased_at=now, expires_at=expires)
-    pin.refresh_from_db()
+    pin.status, pin.leased_at, pin.expires_at = Assignment.Status.ACTIVE, now, expires
     return pin
 
 
@@ -284,8 +344,8 @@ def next_task(*, project, user) -> Lease | None:
     """The caller's lease: their active one, else a pinned task, a source's task (gold, exam), else the queue."""
     now = timezone.now()
     _lock_person(project.pk, user.pk)
-    current = (Assignment.objects.select_related("task")
-               .filter(project=project, annotator=user, status=Assignment.Status.ACTIVE).first())
+    # Read together; the sweep below ends only active leases past expiry, so it cannot change the pin.
+    current, pin = _held(project.pk, user.pk)
     if current is not None:
         if current.expires_at <= now:  # expired but not yet swept: the slot is still theirs, renew it
             current.expires_at = now + timedelta(seconds=project.settings["lease_seconds"])
@@ -296,17 +356,19 @@ def next_task(*, project, user) -> Lease | None:
         from .events import leases_expired_notify
 
         leases_expired_notify(expired)
-    pinned = _from_pins(project, user, now)
+    pinned = _from_pin(project, pin, now)
     if pinned is not None:
         return Lease(pinned, created=True)
     for offer in sources.offers(project=project, user=user, now=now):
         assignment = _lease(project, user, offer.task_id, offer.kind, now)
         if assignment is not None:
             return Lease(assignment, created=True)
-    task_id = _from_queue(project, user)
+    task_id, cursor_write = _from_queue(project, user)
     if task_id is None:
+        if cursor_write is not None:
+            _fetch(*cursor_write)
         return None
-    assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now)
+    assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now, cursor_write=cursor_write)
     if assignment is None:
         return None
     from .events import task_leased

@@ -17,7 +17,7 @@ from . import eligibility, feedback
 from .progress import project_progress
 from .queue import next_task
 from .selectors import access_assignment, access_task, best_predictions
-from .serializers import AnnotationSerializer, PredictionSerializer
+from .serializers import AnnotationSerializer, PredictionSerializer, represented
 
 LeaseOut = inline_serializer("Lease", {
     "assignment": inline_serializer("LeaseAssignment", {
@@ -47,8 +47,8 @@ def refuse_if_closed(project, user) -> None:
         raise Conflict(f"the project is {project.status}", code="project_paused")
     refusal = eligibility.refusal(project=project, user=user)
     if refusal is not None:
-        if refusal.code == "suspended":
-            raise Forbidden(refusal.message, code="suspended",
+        if refusal.code == "suspended" or refusal.until is not None:
+            raise Forbidden(refusal.message, code=refusal.code,
                             details={"until": refusal.until.isoformat() if refusal.until else None,
                                      "reason": refusal.reason})
         raise Forbidden(refusal.message, code=refusal.code)
@@ -111,7 +111,7 @@ class SubmitView(AssignmentActionView):
             assignment=assignment, actor=request.user, result=data["result"], lead_time_ms=data.get("lead_time_ms"),
             idempotency_key=idempotency_key(request), request=request,
         )
-        body = {**AnnotationSerializer(annotation).data,
+        body = {**represented(AnnotationSerializer, annotation),
                 **feedback.for_submit(annotation=annotation, assignment=assignment)}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

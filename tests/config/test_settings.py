@@ -68,7 +68,7 @@ def test_production_starts_with_a_secure_configuration(tmp_path):
         "debug": False,
         "hosts": ["quorum.example.org"],
         "engine": "django.db.backends.postgresql",
-        "cache": "django.core.cache.backends.redis.RedisCache",
+        "cache": "config.cache.PooledRedisCache",
         "secure_cookies": True,
         "first_hasher": "django.contrib.auth.hashers.Argon2PasswordHasher",
     }
