@@ -90,14 +90,30 @@ def gold_rate_for(*, project, user) -> float:
     return min(rate, 0.9)
 
 
+# Apps to the right reserve gold tasks for their own use (workforce: the tasks of exams and training sets):
+# a function (project id) → task ids the gold mix must not serve.
+_reservations: list = []
+
+
+def register_reserved(reserved) -> None:
+    if reserved not in _reservations:
+        _reservations.append(reserved)
+
+
+def _reserved(project_id: int) -> list[int]:
+    return sorted({task_id for reserved in _reservations for task_id in reserved(project_id)})
+
+
 def _unseen_gold(project_id: int, user_id: int, start: int) -> int | None:
     """A gold task of the project this person has no assignment on, from id `start` on (wrapping around)."""
+    reserved = _reserved(project_id)
+    skip = f"AND t.id NOT IN ({','.join(['%s'] * len(reserved))}) " if reserved else ""
     sql = ("SELECT t.id FROM tasks_task t WHERE t.project_id = %s AND t.is_gold AND t.gold_result IS NOT NULL "
-           "AND t.id {op} %s AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = t.id "
+           f"AND t.id {{op}} %s {skip}AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = t.id "
            "AND a.annotator_id = %s) ORDER BY t.id LIMIT 1")
     with connection.cursor() as cursor:
         for op in (">=", "<"):
-            cursor.execute(sql.format(op=op), [project_id, start, user_id])
+            cursor.execute(sql.format(op=op), [project_id, start, *reserved, user_id])
             row = cursor.fetchone()
             if row:
                 return row[0]
@@ -190,6 +206,14 @@ def _count_confusion(annotation, compiled, gold_result) -> None:
 # --- feedback after a gold submission (a `tasks.feedback` provider) --------------------------------------------
 
 
+def shows_answer(annotation, assignment) -> bool:
+    """Training always shows its answer; gold where the project's gold_feedback is on; an exam never (a retry
+    would be answered from memory)."""
+    if assignment is None or assignment.kind not in GOLD_KINDS or assignment.kind == Assignment.Kind.EXAM:
+        return False
+    return assignment.kind == Assignment.Kind.TRAINING or bool(annotation.project.settings.get("gold_feedback"))
+
+
 def feedback_body(quality: QualityScore, task: Task) -> dict:
     return {"score": round(quality.score, 4), "passed": quality.passed, "result": task.gold_result}
 
@@ -200,9 +224,7 @@ class GoldFeedback:
     name = "qa.gold_feedback"
 
     def for_submit(self, *, annotation, assignment) -> dict | None:
-        if assignment is None or assignment.kind not in GOLD_KINDS:
-            return None
-        if assignment.kind != Assignment.Kind.TRAINING and not annotation.project.settings.get("gold_feedback"):
+        if not shows_answer(annotation, assignment):
             return None
         quality = QualityScore.objects.filter(annotation=annotation).first()
         if quality is None:
@@ -212,9 +234,7 @@ class GoldFeedback:
 
 def feedback_send(*, annotation, assignment, quality: QualityScore) -> None:
     """The same feedback on /ws/me/, after commit."""
-    if assignment is None or assignment.kind not in GOLD_KINDS:
-        return
-    if assignment.kind != Assignment.Kind.TRAINING and not annotation.project.settings.get("gold_feedback"):
+    if not shows_answer(annotation, assignment):
         return
     broadcast_on_commit(user_group(annotation.author_id), {
         "type": "gold.feedback", "project": annotation.project_id, "task": annotation.task_id,

@@ -220,3 +220,16 @@ def flag_resolve(*, flag, actor, request=None):
         record(action="flag.resolve", organization=flag.organization_id, actor=actor, object_type="flag",
                object_id=flag.pk, data={"task": flag.task_id, "kind": flag.kind}, request=request)
     return flag
+
+
+def queue_cursors_rewind(*, organization_id: int, user_ids) -> int:
+    """Someone's routing changed (a skill or pool gained): their queue cursors may have passed tasks they could
+    not take then. Their cursors start again from the head; tasks they did are still never served twice (the
+    queue checks their assignments), so only the first `next` after the change reads past their history."""
+    from .models import QueueCursor
+
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0
+    deleted, _ = QueueCursor.objects.filter(project__organization_id=organization_id, annotator_id__in=ids).delete()
+    return deleted

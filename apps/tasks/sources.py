@@ -28,8 +28,11 @@ _sources: list[Source] = []
 
 
 def register(source: Source) -> None:
+    """Add a source; sources are asked by their `priority` (lower first, default 100), then in the order
+    they registered: an exam in progress (workforce) comes before the gold mix (qa)."""
     if all(existing.name != source.name for existing in _sources):
         _sources.append(source)
+        _sources.sort(key=lambda s: getattr(s, "priority", 100))
 
 
 def offers(*, project, user, now) -> Iterator[Offer]:

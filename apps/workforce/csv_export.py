@@ -6,10 +6,12 @@ quote, numbers stay numbers.
 
 import csv
 import io
+import re
 
 from rest_framework.renderers import BaseRenderer
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def safe_cell(value):
@@ -24,17 +26,21 @@ def safe_cell(value):
 
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = str(value)
+    if PLAIN_NUMBER.fullmatch(text):  # decimal strings such as money ("-0.0500") stay numbers
+        return text
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_line(values) -> str:
+    """One CSV line of already safe cells (streaming exports write line by line)."""
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue()
 
 
 def rows_to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
     columns = columns or list(dict.fromkeys(key for row in rows for key in row))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([safe_cell(row.get(column)) for column in columns])
-    return out.getvalue()
+    return csv_line(columns) + "".join(csv_line([safe_cell(row.get(column)) for column in columns]) for row in rows)
 
 
 class CsvRenderer(BaseRenderer):
@@ -50,4 +56,5 @@ class CsvRenderer(BaseRenderer):
 
             return json.dumps(data).encode()
         rows = data.get("results", []) if isinstance(data, dict) else (data or [])
-        return rows_to_csv([row for row in rows if isinstance(row, dict)]).encode("utf-8")
+        columns = (renderer_context or {}).get("csv_columns")  # a view may fix the columns and their order
+        return rows_to_csv([row for row in rows if isinstance(row, dict)], columns).encode("utf-8")
