@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test prerequisites install install-dev migrate lint bench bench-import bench-queue bench-qa clean
+.PHONY: run test prerequisites install install-dev migrate lint bench bench-import bench-queue bench-qa bench-export clean
 
 prerequisites:
 	@missing=0; \
@@ -63,6 +63,11 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 bench-queue: install-dev
 	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(BENCH_REDIS_URL)}" DEBUG=0; \
 	$(PY) -m config.preflight --require && $(PY) bench/queue_bench.py $(BENCH_ARGS)
+
+# Exports: 100,000 and 1,000,000 tasks to JSONL, CSV and COCO through manage.py export (time, peak RSS).
+bench-export: install-dev
+	@export DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" DEBUG=0; \
+	$(PY) -m config.preflight --require && $(PY) bench/export_bench.py $(BENCH_ARGS)
 
 # Quality control on simulated crowds (no database): Dawid-Skene speed, spammer detection, dynamic overlap.
 bench-qa: install-dev
