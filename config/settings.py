@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.tasks",
     "apps.qa",
+    "apps.workforce",
+    "apps.exports",
 ]
 
 MIDDLEWARE = [
@@ -172,7 +174,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- redis: cache, channel layer, celery broker ----------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -199,6 +201,9 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-reap-stale": {"task": "jobs.reap_stale", "schedule": 60.0},
     "jobs-worker-heartbeat": {"task": "jobs.worker_heartbeat", "schedule": 15.0},
     "tasks-expire-leases": {"task": "tasks.expire_leases", "schedule": float(env("LEASE_SWEEP_INTERVAL", "30"))},
+    "qa-refresh-annotators": {"task": "qa.refresh_annotators", "schedule": 300.0},
+    "workforce-pay-bonuses": {"task": "workforce.pay_bonuses", "schedule": 3600.0},
+    "workforce-propose-promotions": {"task": "workforce.propose_promotions", "schedule": 24 * 3600.0},
 }
 
 # --- auth -----------------------------------------------------------------------------------
@@ -361,6 +366,7 @@ USE_TZ = True
 # --- imports --------------------------------------------------------------------------------
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(1024**3)))  # above: 413
 IMPORT_ASYNC_BYTES = int(env("IMPORT_ASYNC_BYTES", str(50 * 1024**2)))  # above: spooled, run as a job (202)
+SNAPSHOT_SYNC_TASKS = int(env("SNAPSHOT_SYNC_TASKS", "50000"))  # POST /snapshots above this many tasks: a job (202)
 MEDIA_MAX_FILE_BYTES = int(env("MEDIA_MAX_FILE_BYTES", str(200 * 1024**2)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2

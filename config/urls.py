@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.jobs.views import healthz
 from apps.orgs import web as orgs_web
 from apps.orgs.errors import page_not_found
+from apps.workforce import profiles_web as workforce_web
 
 api_v1 = [
     path("", include("apps.orgs.urls")),
@@ -14,6 +15,8 @@ api_v1 = [
     path("", include("apps.projects.urls")),
     path("", include("apps.tasks.urls")),
     path("", include("apps.qa.urls")),
+    path("", include("apps.workforce.urls")),
+    path("", include("apps.exports.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("invitations/<str:key>/", orgs_web.invitation_accept, name="invitation_accept"),
+    path("join/<str:key>/", workforce_web.onboarding_join, name="onboarding_join"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

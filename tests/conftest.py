@@ -75,3 +75,25 @@ def session_client(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client
+
+
+@pytest.fixture(scope="module")
+def own_celery_queue():
+    """Messages the module's work schedules (e.g. trailing progress) go to a queue of this process, deleted
+    afterwards, so no worker of another test run takes them and none are left behind in Redis."""
+    import os
+
+    import redis
+    from django.conf import settings
+
+    from config.celery import app as celery_app
+
+    queue = f"quorum-tests-{os.getpid()}-{id(object())}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")

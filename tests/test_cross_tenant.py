@@ -12,11 +12,23 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from apps.exports.models import DatasetSnapshot, Export
 from apps.jobs.models import Job
 from apps.orgs.models import ApiToken
 from apps.projects.services import project_create
 from apps.qa.models import QualityRule, RuleFiring, Suspension
 from apps.tasks.models import Annotation, Assignment, Flag, Media, Review, Task
+from apps.workforce.models import (
+    Appeal,
+    BonusRule,
+    Exam,
+    LedgerEntry,
+    OnboardingLink,
+    Pool,
+    PromotionProposal,
+    PromotionRule,
+    Skill,
+)
 
 from .conftest import make_tenant, session_client, token_client
 
@@ -39,7 +51,38 @@ ID_SOURCES = {
     "/api/v1/rule-firings/{firing_id}/": lambda other: other.firing.pk,
     "/api/v1/suspensions/{suspension_id}/": lambda other: other.suspension.pk,
     "/api/v1/flags/{flag_id}/": lambda other: other.flag.pk,
+    "/api/v1/workforce/skills/{skill_id}/": lambda other: Skill.objects.get_or_create(
+        organization=other.org, name="cross-tenant")[0].pk,
+    "/api/v1/workforce/pools/{pool_id}/": lambda other: Pool.objects.get_or_create(
+        organization=other.org, name="cross-tenant")[0].pk,
+    "/api/v1/workforce/annotators/{member_id}/": lambda other: other.member("annotator").pk,
+    "/api/v1/workforce/onboarding-links/{link_id}/": lambda other: OnboardingLink.objects.get_or_create(
+        organization=other.org, key_hash=f"cross-tenant-{other.org.slug}",
+        defaults={"expires_at": timezone.now() + timedelta(days=1)})[0].pk,
+    "/api/v1/workforce/exams/{exam_id}/": lambda other: Exam.objects.get_or_create(
+        organization=other.org, project=other.project, name="cross-tenant")[0].pk,
+    "/api/v1/workforce/appeals/{appeal_id}/": lambda other: Appeal.objects.get_or_create(
+        organization=other.org, suspension=other.suspension, annotator=other.user("annotator"),
+        defaults={"message": "please"})[0].pk,
+    "/api/v1/workforce/bonus-rules/{rule_id}/": lambda other: BonusRule.objects.get_or_create(
+        organization=other.org, project=other.project, metric="gold_accuracy", threshold=0.9,
+        defaults={"amount": "1.00"})[0].pk,
+    "/api/v1/workforce/promotion-rules/{rule_id}/": lambda other: PromotionRule.objects.get_or_create(
+        organization=other.org, project=other.project)[0].pk,
+    "/api/v1/workforce/promotions/{proposal_id}/{action}/": lambda other: (PromotionProposal.objects.get_or_create(
+        organization=other.org, annotator=other.user("annotator"), defaults={"reason": "top"})[0].pk, "confirm"),
+    "/api/v1/snapshots/{snapshot_id}/": lambda other: _snapshot(other).pk,
+    "/api/v1/exports/{export_id}/": lambda other: Export.objects.get_or_create(
+        organization=other.org, project=other.project, snapshot=_snapshot(other), format="jsonl")[0].pk,
+    "/api/v1/workforce/ledger/{entry_id}/": lambda other: LedgerEntry.objects.get_or_create(
+        organization=other.org, annotator=other.user("annotator"), kind="bonus", note="cross-tenant",
+        defaults={"amount": "1.0000", "currency": "USD"})[0].pk,
 }
+
+def _snapshot(tenant):
+    return DatasetSnapshot.objects.get_or_create(organization=tenant.org, project=tenant.project,
+                                                 defaults={"schema_version": 1, "checksum": ""})[0]
+
 
 TEXT_SPEC = {"data": {"text": {"type": "text"}},
              "controls": {"label": {"type": "choices", "to": "text", "labels": [{"value": "a"}, {"value": "b"}]}}}

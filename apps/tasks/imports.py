@@ -111,7 +111,7 @@ def _checked(what: str, check, *args) -> None:
 
 def _lead_time_ms(value) -> int | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**6:
-        return int(value * 1000)
+        return int(round(value * 1000))
     return None
 
 

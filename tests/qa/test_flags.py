@@ -6,10 +6,8 @@ from datetime import timedelta
 import pytest
 
 from apps.projects.models import Project
-from apps.qa.gold import GoldSource
 from apps.qa.models import AnnotatorStats
 from apps.qa.outliers import annotators_refresh
-from apps.tasks import sources
 from apps.tasks.models import Assignment, Flag
 from tests.tasks.queue_support import annotators, make_project, next_task, submit, task_ids
 
@@ -44,9 +42,7 @@ def test_imported_low_predictions_are_flagged(as_role):
     assert Flag.objects.filter(project_id=project["id"], kind="low_prediction_confidence").count() == 1
 
 
-def test_a_gold_most_people_fail_is_questioned(tenant, as_role, monkeypatch):
-    source = next(s for s in sources._sources if isinstance(s, GoldSource))
-    monkeypatch.setattr(source, "rng", random.Random(2))
+def test_a_gold_most_people_fail_is_questioned(tenant, as_role, gold_source):
     manager = as_role("manager")
     project = make_project(manager, tasks=1, settings={"gold_rate": 0.9})
     (gold_task,) = task_ids(project)

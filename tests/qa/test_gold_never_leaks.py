@@ -8,8 +8,6 @@ a new route with a path parameter fails here until it gets an id source below.
 """
 
 import json
-import os
-import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,22 +15,30 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from apps.exports.models import DatasetSnapshot, Export
 from apps.jobs.models import Job
 from apps.orgs.models import Membership
 from apps.orgs.roles import Role
 from apps.orgs.services import token_create
 from apps.orgs.throttling import ActorRateThrottle
-from apps.qa.gold import GoldSource
 from apps.qa.models import RuleFiring, Suspension
-from apps.tasks import sources
 from apps.tasks.models import Annotation, Assignment, Flag, Review, Task
-from config.celery import app as celery_app
+from apps.workforce.models import (
+    Appeal,
+    BonusRule,
+    Exam,
+    LedgerEntry,
+    OnboardingLink,
+    Pool,
+    PromotionProposal,
+    PromotionRule,
+    Skill,
+)
+from apps.workforce.profiles import profile_for
 from tests.conftest import token_client
 from tests.factories import MembershipFactory
 from tests.live.test_websocket import _serve
@@ -56,24 +62,12 @@ EDIT = answer("pos", "an annotator's second thought")
 # (`gold_feedback` is also a project setting, shown to annotators: submits are checked for it apart.)
 LEAKY_KEYS = frozenset({"gold", "gold_result", "is_gold", "consensus", "consensus_result"})
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-QUEUE = f"quorum-tests-gold-leaks-{os.getpid()}"
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _own_celery_queue():
-    """The trailing progress messages our submits schedule go to a queue of this process, deleted afterwards, so
-    none is left behind in Redis for another run's worker (as tests/tasks/test_live.py does)."""
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = QUEUE
-    try:
-        yield
-    finally:
-        celery_app.conf.task_default_queue = previous
-        client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-        client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
+pytestmark = pytest.mark.usefixtures("own_celery_queue")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -82,12 +76,6 @@ def server(transactional_db):
     yield from _serve()
 
 
-@pytest.fixture
-def gold_source(monkeypatch):
-    """The registered gold source with a seeded random generator, so the mix is the same every run."""
-    source = next(s for s in sources._sources if isinstance(s, GoldSource))
-    monkeypatch.setattr(source, "rng", random.Random(7))
-    return source
 
 
 @pytest.fixture
@@ -285,6 +273,8 @@ class Reach:
     firings: list[int]
     suspensions: list[int]
     reviews: list[int]
+    workforce: dict[str, list]  # path parameter of a /workforce/ route → ids
+
 
 
 def reach_of(*, project, user, tenant, extra) -> Reach:
@@ -302,6 +292,7 @@ def reach_of(*, project, user, tenant, extra) -> Reach:
         tokens=extra["tokens"], media=[project["media"]] if "media" in project else [],
         flags=list(Flag.objects.filter(project_id=project["id"]).values_list("pk", flat=True)),
         rules=extra["rules"], firings=extra["firings"], suspensions=extra["suspensions"], reviews=extra["reviews"],
+        workforce=extra.get("workforce", {}),
     )
 
 
@@ -324,6 +315,14 @@ ID_SOURCES = {
     "/api/v1/rule-firings/{firing_id}/": lambda r: r.firings,
     "/api/v1/suspensions/{suspension_id}/": lambda r: r.suspensions,
     "/api/v1/flags/{flag_id}/": lambda r: r.flags,
+    "/api/v1/workforce/promotions/{proposal_id}/{action}/": lambda r: [
+        (p, action) for p in r.workforce.get("proposal_id", []) for action in ("confirm", "dismiss")],
+    "/api/v1/exports/{export_id}/": lambda r: r.workforce.get("export_id", []),
+    "/api/v1/snapshots/{snapshot_id}/": lambda r: r.workforce.get("snapshot_id", []),
+    **{f"/api/v1/workforce/{prefix}/{{{param}}}/": (lambda r, param=param: r.workforce.get(param, []))
+       for prefix, param in (("skills", "skill_id"), ("pools", "pool_id"), ("annotators", "member_id"),
+                             ("onboarding-links", "link_id"), ("exams", "exam_id"), ("appeals", "appeal_id"),
+                             ("bonus-rules", "rule_id"), ("promotion-rules", "rule_id"), ("ledger", "entry_id"))},
 }
 
 # A few list routes are also asked with filters (an annotator's filter by gold is refused, and says so).
@@ -407,8 +406,35 @@ def walk_extras(*, tenant, project, manager, annotator_user) -> dict:
         task_id__in=project["golds"]).first()
     review = Review.objects.create(organization=tenant.org, project_id=project["id"], annotation=annotation,
                                    reviewer=tenant.user("reviewer"), expires_at=now + timedelta(hours=1))
+    # The workforce's objects around them: an (inactive) exam made of the project's golds, a pool they are in,
+    # an appeal of theirs, a bonus paid to them, a promotion proposed for them, and the managers' rules and links.
+    member = Membership.objects.get(organization=tenant.org, user=annotator_user)
+    skill = Skill.objects.create(organization=tenant.org, name="walk")
+    pool = Pool.objects.create(organization=tenant.org, name="walk")
+    pool.members.add(profile_for(organization=tenant.org, user=annotator_user))
+    exam = Exam.objects.create(organization=tenant.org, project_id=project["id"], name="walk", skill=skill,
+                               active=False)
+    exam.tasks.set(project["golds"])
+    link = OnboardingLink.objects.create(organization=tenant.org, key_hash="walk" * 16,
+                                         expires_at=now + timedelta(days=1))
+    appeal = Appeal.objects.create(organization=tenant.org, suspension=suspension, annotator=annotator_user,
+                                   message="it was a mistake")
+    bonus = BonusRule.objects.create(organization=tenant.org, project_id=project["id"], metric="gold_accuracy",
+                                     threshold=0.99, amount="1.00")
+    promotion_rule = PromotionRule.objects.create(organization=tenant.org, project_id=project["id"])
+    proposal = PromotionProposal.objects.create(organization=tenant.org, annotator=annotator_user, reason="top")
+    entry = LedgerEntry.objects.create(organization=tenant.org, annotator=annotator_user, amount="1.0000",
+                                       currency="USD", kind="bonus", note="walk")
+    snapshot = DatasetSnapshot.objects.create(organization=tenant.org, project_id=project["id"], schema_version=1,
+                                              checksum="")
+    export = Export.objects.create(organization=tenant.org, project_id=project["id"], snapshot=snapshot,
+                                   format="jsonl")
+    workforce = {"snapshot_id": [snapshot.pk], "export_id": [export.pk], "skill_id": [skill.pk],
+                 "pool_id": [pool.pk], "member_id": [member.pk], "link_id": [link.pk],
+                 "exam_id": [exam.pk], "appeal_id": [appeal.pk], "rule_id": [bonus.pk, promotion_rule.pk],
+                 "proposal_id": [proposal.pk], "entry_id": [entry.pk]}
     return {"jobs": [job.pk], "tokens": [spare.pk], "rules": [rule.json()["id"]], "firings": [firing.pk],
-            "suspensions": [suspension.pk], "reviews": [review.pk]}
+            "suspensions": [suspension.pk], "reviews": [review.pk], "workforce": workforce}
 
 
 # Operations an annotator may use, each of which must have answered 2xx in the walk itself.

@@ -1,12 +1,9 @@
 """Gold through the queue: marking, the gold mix, scoring, feedback, stats, and that answers never leak."""
 
-import random
 
 import pytest
 
-from apps.qa.gold import GoldSource
 from apps.qa.models import AnnotatorStats, QualityScore
-from apps.tasks import sources
 from apps.tasks.models import Assignment, Task
 from tests.tasks.queue_support import annotators, make_project, next_task, submit, task_ids
 
@@ -16,11 +13,8 @@ LEAKY_KEYS = {"gold", "is_gold", "gold_result", "consensus", "consensus_result",
 
 
 @pytest.fixture
-def gold_source(monkeypatch):
-    """The registered gold source with a seeded random generator, so the mix is reproducible."""
-    source = next(s for s in sources._sources if isinstance(s, GoldSource))
-    monkeypatch.setattr(source, "rng", random.Random(11))
-    return source
+def gold_seed():
+    return 11
 
 
 def keys_in(value) -> set:

@@ -1,14 +1,11 @@
 """Quality rules firing through the queue (suspension, revert, skips), dynamic overlap, flags, the report."""
 
-import random
 
 import krippendorff
 import numpy as np
 import pytest
 
-from apps.qa.gold import GoldSource
 from apps.qa.models import RuleFiring, Suspension
-from apps.tasks import sources
 from apps.tasks.models import Assignment, Flag, Task
 from tests.tasks.queue_support import annotators, make_project, next_task, submit, task_ids
 
@@ -17,10 +14,8 @@ B = [{"from_name": "s", "to_name": "text", "type": "choices", "value": {"choices
 
 
 @pytest.fixture
-def gold_source(monkeypatch):
-    source = next(s for s in sources._sources if isinstance(s, GoldSource))
-    monkeypatch.setattr(source, "rng", random.Random(5))
-    return source
+def gold_seed():
+    return 5
 
 
 def test_confidently_bad_annotator_is_suspended_then_reinstated(tenant, as_role, gold_source):

@@ -2,16 +2,13 @@
 and cache, a Celery worker for the trailing progress messages, and the HTTP requests that cause the events."""
 
 import json
-import os
 import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-import redis
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
@@ -28,21 +25,8 @@ from ..conftest import make_tenant, token_client
 from ..live.test_websocket import _serve, http, recv_json
 from .queue_support import ANSWER, annotators, make_project, next_task, submit
 
-# This process's own queue for the trailing progress messages, so that no worker of another test run
-# takes them and none are left behind in Redis.
-QUEUE = f"quorum-tests-live-{os.getpid()}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_celery_queue():
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = QUEUE
-    try:
-        yield
-    finally:
-        celery_app.conf.task_default_queue = previous
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
+# The trailing progress messages go to this process's own queue (tests/conftest.py: own_celery_queue).
+pytestmark = pytest.mark.usefixtures("own_celery_queue")
 
 
 @pytest.fixture
@@ -59,8 +43,9 @@ def server_in_memory(transactional_db, settings):
 
 
 @pytest.fixture
-def worker(transactional_db):
-    with start_worker(celery_app, perform_ping_check=False, queues=[QUEUE], pool="solo", shutdown_timeout=15):
+def worker(transactional_db, own_celery_queue):
+    with start_worker(celery_app, perform_ping_check=False, queues=[own_celery_queue], pool="solo",
+                      shutdown_timeout=15):
         yield
 
 

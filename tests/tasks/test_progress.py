@@ -119,7 +119,9 @@ def test_review_statuses_are_counted(tenant, manager, as_role):
 def _corrupt(project_id: int) -> None:
     """What manual SQL with the triggers off leaves behind: counters that no longer add up."""
     ProgressCounter.objects.filter(project_id=project_id, status="new").update(tasks=99, targets=0)
-    ProgressCounter.objects.create(project_id=project_id, shard=3, status="accepted", tasks=7, targets=7,
+    used = set(ProgressCounter.objects.filter(project_id=project_id, status="accepted").values_list("shard", flat=True))
+    shard = next(s for s in range(16) if s not in used)  # the triggers shard by task id % 16
+    ProgressCounter.objects.create(project_id=project_id, shard=shard, status="accepted", tasks=7, targets=7,
                                    annotations=7)
 
 
