@@ -125,6 +125,7 @@ def snapshot_create(*, project, actor, filter: str = "accepted", split=None, see
         for a in (Annotation.objects.filter(task_id__in=ids).order_by("task_id", "id")
                   .values("id", "task_id", "version", "status", "source")):
             by_task[a["task_id"]].append(a)
+        strata = _chosen_results(by_task, filter) if stratify else {}
         for task_id, meta, is_gold, gold_result, consensus_result, confidence, method, agreement in chunk:
             chosen, included = _choose(filter, by_task.get(task_id, []))
             result = None
@@ -135,8 +136,11 @@ def snapshot_create(*, project, actor, filter: str = "accepted", split=None, see
             if chosen is None and result is None:
                 counts["unlabeled"] += 1
                 continue
-            label_source = result if result is not None else _current_result(chosen)
-            part = splitter.assign(task_id, _stratum(compiled, label_source) if stratify else None)
+            stratum = None
+            if stratify:
+                labels = result if result is not None else strata.get((chosen["id"], chosen["version"]), [])
+                stratum = _stratum(compiled, labels)
+            part = splitter.assign(task_id, stratum)
             pinned = [[a["id"], a["version"]] for a in included]
             quality = {"confidence": confidence, "method": method, "agreement": agreement,
                        "consensus": consensus_result if filter != DatasetSnapshot.Filter.CONSENSUS else None}
@@ -165,11 +169,18 @@ def snapshot_create(*, project, actor, filter: str = "accepted", split=None, see
     return snapshot
 
 
-def _current_result(chosen: dict) -> list:
-    """The result of an annotation at the version the snapshot pins (for stratifying only)."""
-    found = AnnotationVersion.objects.filter(annotation_id=chosen["id"], version=chosen["version"]).values_list(
-        "result", flat=True).first()
-    return found or []
+def _chosen_results(by_task: dict[int, list[dict]], filter_: str) -> dict[tuple[int, int], list]:
+    """The results of a chunk's chosen annotation versions, in one query (only to stratify by them)."""
+    pins = set()
+    for annotations in by_task.values():
+        chosen, _ = _choose(filter_, annotations)
+        if chosen is not None:
+            pins.add((chosen["id"], chosen["version"]))
+    if not pins:
+        return {}
+    rows = AnnotationVersion.objects.filter(annotation_id__in={a for a, _ in pins}).values_list(
+        "annotation_id", "version", "result")
+    return {(a, v): result for a, v, result in rows if (a, v) in pins}
 
 
 def _chunks(iterator, size: int) -> Iterator[list]:
