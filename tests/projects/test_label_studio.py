@@ -18,6 +18,7 @@ from .label_studio_templates import (
     POLYGON_SEGMENTATION,
     RATING,
     RELATION_EXTRACTION,
+    RELATION_TASK,
     SPEECH_RECOGNITION,
     TAXONOMY,
     TEXT_CLASSIFICATION,
@@ -47,26 +48,7 @@ REVIEWS = [json.loads(line)["text"] for line in (FIXTURES / "rotten_tomatoes.jso
 # natural-language-processing/taxonomy/config.yml @ 696836dcc719a0a5e85ed95c2e14220ba11fc73b
 
 # natural-language-processing/relation-extraction/config.yml @ 7219633341c085c7abe58bd5275c6e32a283c731
-# (the XML; its sample task, which follows in a comment there, is RELATION_TASK below)
-RELATION_TASK = {
-    "data": {"text": "Microsoft was founded by Bill Gates and Paul Allen on April 4, 1975, to develop and sell "
-                     "BASIC interpreters for the Altair 8800."},
-    "result": [
-        {"value": {"start": 0, "end": 9, "text": "Microsoft", "labels": ["Organization"]},
-         "id": "a-ubmF-dP2", "from_name": "label", "to_name": "text", "type": "labels"},
-        {"value": {"start": 25, "end": 35, "text": "Bill Gates", "labels": ["Person"]},
-         "id": "dQ_pmsrWsm", "from_name": "label", "to_name": "text", "type": "labels"},
-        {"value": {"start": 40, "end": 50, "text": "Paul Allen", "labels": ["Person"]},
-         "id": "IpmpOMj0vw", "from_name": "label", "to_name": "text", "type": "labels"},
-        {"value": {"start": 54, "end": 67, "text": "April 4, 1975", "labels": ["Datetime"]},
-         "id": "Q-zXcdacte", "from_name": "label", "to_name": "text", "type": "labels"},
-        {"from_id": "a-ubmF-dP2", "to_id": "dQ_pmsrWsm", "type": "relation", "direction": "right",
-         "labels": ["org:founded_by"]},
-        {"from_id": "a-ubmF-dP2", "to_id": "IpmpOMj0vw", "type": "relation", "direction": "right", "labels": []},
-        {"from_id": "a-ubmF-dP2", "to_id": "Q-zXcdacte", "type": "relation", "direction": "right",
-         "labels": ["org:founded"]},
-    ],
-}
+# (the XML; its sample task, which follows in a comment there, is RELATION_TASK in label_studio_templates)
 
 # ranking-and-scoring/document-retrieval/config.yml @ dc7d93f838b4c44ba5b3101afa51ca7da117c51b
 # (it lists <Choice value="Two" /> twice)

@@ -25,6 +25,7 @@ from tests.projects.label_studio_templates import (
     NAMED_ENTITY_RECOGNITION,
     RATING,
     RELATION_EXTRACTION,
+    RELATION_TASK,
     SPEECH_RECOGNITION,
     TAXONOMY,
     TEXT_CLASSIFICATION,
@@ -52,23 +53,8 @@ CONTROLS = compile_spec(QUOKKA_SPEC).controls
 # Configs copied from HumanSignal/label-studio label_studio/annotation_templates/<path>/config.yml, as in
 # tests/projects/test_label_studio.py (which names the commits).
 # The relation-extraction template's own sample task.
-FOUNDING = ("Microsoft was founded by Bill Gates and Paul Allen on April 4, 1975, to develop and sell BASIC "
-            "interpreters for the Altair 8800.")
-FOUNDING_RESULT = [
-    {"value": {"start": 0, "end": 9, "text": "Microsoft", "labels": ["Organization"]},
-     "id": "a-ubmF-dP2", "from_name": "label", "to_name": "text", "type": "labels"},
-    {"value": {"start": 25, "end": 35, "text": "Bill Gates", "labels": ["Person"]},
-     "id": "dQ_pmsrWsm", "from_name": "label", "to_name": "text", "type": "labels"},
-    {"value": {"start": 40, "end": 50, "text": "Paul Allen", "labels": ["Person"]},
-     "id": "IpmpOMj0vw", "from_name": "label", "to_name": "text", "type": "labels"},
-    {"value": {"start": 54, "end": 67, "text": "April 4, 1975", "labels": ["Datetime"]},
-     "id": "Q-zXcdacte", "from_name": "label", "to_name": "text", "type": "labels"},
-    {"from_id": "a-ubmF-dP2", "to_id": "dQ_pmsrWsm", "type": "relation", "direction": "right",
-     "labels": ["org:founded_by"]},
-    {"from_id": "a-ubmF-dP2", "to_id": "IpmpOMj0vw", "type": "relation", "direction": "right", "labels": []},
-    {"from_id": "a-ubmF-dP2", "to_id": "Q-zXcdacte", "type": "relation", "direction": "right",
-     "labels": ["org:founded"]},
-]
+FOUNDING = RELATION_TASK["data"]["text"]
+FOUNDING_RESULT = RELATION_TASK["result"]
 
 
 def control_of(config: str, name: str):
