@@ -73,7 +73,8 @@ class Export(models.Model):
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+")
-    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="exports")
+    snapshot = models.ForeignKey(DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="exports", help_text="NULL until the job has made it (large projects)")
     format = models.CharField(max_length=32)
     options = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -67,7 +67,6 @@ class Output:
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
         self.files: dict[str, io.BytesIO | IO[bytes]] = {}
-        self._spill = None
 
     def open(self, name: str) -> IO[bytes]:
         """A binary file to write `name` into (opening a name twice appends to it)."""

@@ -6,6 +6,7 @@ import os
 import tempfile
 import uuid
 
+from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -19,7 +20,7 @@ from apps.live.services import broadcast
 from apps.orgs.errors import ApiError
 from apps.projects.label_spec import compile_spec
 from apps.tasks.events import project_group
-from apps.tasks.models import Media
+from apps.tasks.models import Media, Task
 
 from .formats import FORMATS, unfit, writer
 from .models import DatasetSnapshot, Export
@@ -56,20 +57,25 @@ def export_start(*, project, actor, format: str, snapshot: DatasetSnapshot | Non
                                     status__in=[Export.Status.QUEUED, Export.Status.RUNNING]).first()
     if running is not None:
         return running
-    if snapshot is None:  # freeze now, so the export shows what the project held when it was asked for
-        snapshot = snapshot_create(project=project, actor=actor, filter=filter, split=fractions, seed=seed,
-                                   stratify=stratify, include_gold=include_gold, request=request)
+    wanted = {"filter": filter, "split": fractions, "seed": int(seed), "stratify": bool(stratify),
+              "include_gold": bool(include_gold)}
+    if snapshot is None and Task.objects.filter(project=project).count() <= settings.SNAPSHOT_SYNC_TASKS:
+        # freeze now, so the export shows what the project held when it was asked for; a large project's
+        # snapshot is made by the job instead of inside this request
+        snapshot = snapshot_create(project=project, actor=actor, request=request, **wanted)
     from .tasks import export_run_task
 
     export = Export.objects.create(organization_id=project.organization_id, project=project, snapshot=snapshot,
-                                   format=format, options={"include_media": bool(include_media)},
+                                   format=format, options={"include_media": bool(include_media),
+                                                           **({} if snapshot else {"snapshot": wanted})},
                                    created_by=actor if getattr(actor, "pk", None) else None)
     job = job_start(organization=project.organization, created_by=export.created_by, kind="export",
                     task=export_run_task, params={"export": export.pk}, dedupe_key=key)
     Export.objects.filter(pk=export.pk).update(job=job)
     export.job = job
     record(action="export.start", organization=project.organization_id, actor=actor, object_type="export",
-           object_id=export.pk, data={"project": project.pk, "snapshot": snapshot.pk, "format": format},
+           object_id=export.pk,
+           data={"project": project.pk, "snapshot": snapshot.pk if snapshot else None, "format": format},
            request=request)
     return export
 
@@ -144,6 +150,10 @@ def export_run(*, export: Export, progress=None) -> dict:
     if export.status == Export.Status.SUCCEEDED:
         return {"export": export.pk, "checksum": export.checksum}
     Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING)
+    if export.snapshot is None:  # a large project's snapshot, deferred from the request
+        export.snapshot = snapshot_create(project=export.project, actor=export.created_by,
+                                          **export.options["snapshot"])
+        Export.objects.filter(pk=export.pk).update(snapshot=export.snapshot)
 
     def told(fraction: float) -> None:
         if progress:

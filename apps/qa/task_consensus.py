@@ -10,7 +10,6 @@ least certain control's, so dynamic overlap asks for one more annotator until ev
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import transaction
 
 from apps.tasks import services as task_services
 from apps.tasks.annotations import project_spec
@@ -302,11 +301,3 @@ def dynamic_overlap(*, task: Task, project, found: TaskConsensus, answers: int) 
     task_services.flag_raise(task_id=task.pk, project_id=task.project_id, organization_id=task.organization_id,
                              kind="low_agreement", reason=reason)
 
-
-@transaction.atomic
-def consensus_for_task_ids(*, project, task_ids) -> int:
-    count = 0
-    for task in Task.objects.filter(project=project, pk__in=list(task_ids)):
-        if task_consensus_update(task=task, project=project) is not None:
-            count += 1
-    return count

@@ -213,3 +213,18 @@ def test_coco_of_the_quokka_through_the_job_reads_back_with_pycocotools(tenant, 
     assert len(annotations) == len(regions)
     box = next(r for r in regions if r["type"] == "rectanglelabels")["value"]
     assert any(a["bbox"][0] == pytest.approx(box["x"] * 9.6, abs=0.01) for a in annotations)
+
+
+def test_a_large_projects_export_makes_its_snapshot_in_the_job_not_the_request(project, as_role, settings):
+    settings.SNAPSHOT_SYNC_TASKS = 5
+    manager = as_role("manager")
+    started = manager.post(f"/api/v1/projects/{project['id']}/exports", {"format": "jsonl", "seed": 4,
+                                                                         "split": {"train": 0.5, "test": 0.5}},
+                           format="json")
+    assert started.status_code == 202 and started.json()["snapshot"] is None
+    assert not DatasetSnapshot.objects.filter(project_id=project["id"]).exists()
+    export_run_task.apply(args=[started.json()["job"]])
+    done = manager.get(f"/api/v1/exports/{started.json()['id']}").json()
+    assert done["status"] == "succeeded" and done["snapshot"]
+    snapshot = DatasetSnapshot.objects.get(pk=done["snapshot"])
+    assert snapshot.seed == 4 and snapshot.split == {"train": 0.5, "test": 0.5} and snapshot.counts["tasks"] == 30

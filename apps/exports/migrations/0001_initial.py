@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.job')),
                 ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orgs.organization')),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.project')),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exports', to='exports.datasetsnapshot')),
+                ('snapshot', models.ForeignKey(blank=True, help_text='NULL until the job has made it (large projects)', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='exports', to='exports.datasetsnapshot')),
             ],
         ),
         migrations.CreateModel(
