@@ -21,6 +21,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", orgs_web.home, name="home"),
+    path("app/", include("apps.tasks.web_urls")),  # annotator workspace, my stats/earnings, org switch
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("invitations/<str:key>/", orgs_web.invitation_accept, name="invitation_accept"),
