@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/quorum
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test prerequisites install install-dev migrate lint bench bench-import bench-queue bench-qa bench-export clean
+.PHONY: run test prerequisites install install-dev chromium migrate lint bench bench-import bench-queue bench-qa bench-export clean
 
 prerequisites:
 	@missing=0; \
@@ -28,8 +28,29 @@ $(VENV)/.installed-dev: requirements/dev.lock $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements/dev.lock
 	@touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# Front-end libraries from npm (package-lock.json), copied into var/vendor/ and served as /static/vendor/:
+# private deployments have no internet, so nothing comes from a CDN. npm ci runs only when the lock changed.
+VENDOR := var/vendor
+node_modules/.package-lock.json: package.json package-lock.json | prerequisites
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(VENDOR)/.copied: node_modules/.package-lock.json
+	@mkdir -p $(VENDOR)/htmx $(VENDOR)/alpine $(VENDOR)/konva $(VENDOR)/chartjs
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine/alpine-csp.min.js
+	cp node_modules/konva/konva.min.js $(VENDOR)/konva/
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/
+	@touch $@
+
+# The browser tests drive Debian's chromium (Playwright's own browser download does not work offline).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "missing: $(CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+
+install: $(VENV)/.installed $(VENDOR)/.copied
+install-dev: $(VENV)/.installed-dev $(VENDOR)/.copied chromium
 
 # Embedded mode by default (SQLite + in-process worker, files under ./var/); PostgreSQL / Redis when
 # DATABASE_URL / REDIS_URL are set. Safe to run again; Ctrl-C stops everything it started.

@@ -189,6 +189,8 @@ else:
     # Jobs run on a Celery worker thread inside the embedded server (apps.jobs.embedded).
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", "memory://")
 
+# The queue jobs go to and workers take from; the browser tests give their server its own (tests/e2e).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the Job table, not a result backend
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -343,7 +345,8 @@ CONTENT_SECURITY_POLICY = {
 # --- files ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end libraries from npm, copied there by `make install` (never a CDN), served as /static/vendor/….
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", BASE_DIR / "var" / "vendor")]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STORAGES = {
