@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.jobs.views import healthz
 from apps.orgs import web as orgs_web
+from apps.orgs.admin_site import tenant_admin_site
 from apps.orgs.errors import page_not_found
 from apps.workforce import profiles_web as workforce_web
 
@@ -22,6 +23,8 @@ api_v1 = [
 urlpatterns = [
     path("", orgs_web.home, name="home"),
     path("app/", include("apps.tasks.web_urls")),  # annotator workspace, my stats/earnings, org switch
+    path("app/admin/", tenant_admin_site.urls),  # the tenant-scoped admin (apps/orgs/admin_site.py)
+    path("app/", include("apps.exports.web_urls")),  # reviewer view and manager pages
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("invitations/<str:key>/", orgs_web.invitation_accept, name="invitation_accept"),
