@@ -11,8 +11,8 @@ from apps.projects.services import project_create
 from ..factories import MembershipFactory
 
 SPEC = {"data": {"text": {"type": "text"}},
-        "controls": {"sentiment": {"type": "choices", "to": "text",
-                                   "labels": [{"value": "positive", "hotkey": "1"}, {"value": "negative", "hotkey": "2"}]}}}
+        "controls": {"sentiment": {"type": "choices", "to": "text", "labels": [
+            {"value": "positive", "hotkey": "1"}, {"value": "negative", "hotkey": "2"}]}}}
 PAGES = ["/app/", "/app/me/stats/", "/app/me/earnings/"]
 
 
