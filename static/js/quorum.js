@@ -108,11 +108,17 @@
     return Number(value).toLocaleString(undefined, { maximumFractionDigits: digits === undefined ? 1 : digits });
   }
 
+  /* A decimal string from the API ("0.0500") shown with two decimals or more where they matter ("0.05"). */
+  function money(amount, currency) {
+    const text = String(amount).replace(/^(-?\d+\.\d\d\d*?)0+$/, "$1");
+    return text + (currency ? " " + currency : "");
+  }
+
   // The organization switcher submits when a new organization is picked (the button stays for no-JS use).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
   });
 
   window.Quorum = { api: api, ApiError: ApiError, showError: showError, clearError: clearError, el: el,
-                    socket: socket, cookie: cookie, formatNumber: formatNumber };
+                    socket: socket, cookie: cookie, formatNumber: formatNumber, money: money };
 })();

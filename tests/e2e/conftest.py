@@ -144,6 +144,8 @@ def page(browser, live_server_url, request):
     page.quorum_problems = []
     page.quorum_test = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
     page.quorum_shots = 0
+    for stale in SCREENSHOTS.glob(f"{page.quorum_test}-*.png"):  # from an earlier run of this test
+        stale.unlink()
     page.on("pageerror", lambda error: page.quorum_problems.append(f"page error: {error}"))
     page.on("console", lambda message: message.type == "error" and "Content Security Policy" in message.text
             and page.quorum_problems.append(f"CSP: {message.text}"))

@@ -21,10 +21,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 QUOKKA = settings.BASE_DIR / "tests" / "fixtures" / "quokka" / "quokka.jpg"
 
 
-def make_project(tenant, name, spec, rows, instructions=""):
+def make_project(tenant, name, spec, rows, instructions="", settings=None):
     manager = tenant.user("manager")
     project = project_create(organization=tenant.org, actor=manager, name=name, label_schema=spec,
-                             instructions=instructions)
+                             instructions=instructions, settings=settings)
     summary = tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps(rows)), fmt="json")
     assert summary["created"] == len(rows), summary
     return project
@@ -58,8 +58,9 @@ def test_an_annotator_labels_a_text_task_by_keyboard(tenant, page):
             "controls": {"sentiment": {"type": "choices", "to": "text", "required": True,
                                        "labels": [{"value": "positive", "hotkey": "1"},
                                                   {"value": "negative", "hotkey": "2"}]}}}
+    pay = {"per_submitted": "0.05", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"}
     project = make_project(tenant, "Reviews", spec, [{"text": "A wonderful, warm film."}],
-                           instructions="Is the review **positive** or **negative**?")
+                           instructions="Is the review **positive** or **negative**?", settings={"pay": pay})
     annotator = tenant.user("annotator")
     login(page, annotator.email)
     open_workspace(page, project)
@@ -81,6 +82,13 @@ def test_an_annotator_labels_a_text_task_by_keyboard(tenant, page):
     annotation = only_annotation(project, annotator)
     assert [(item["from_name"], item["type"], item["value"]) for item in annotation.result] == [
         ("sentiment", "choices", {"choices": ["positive"]})]
+
+    # My numbers: the annotation counts, and the submit paid 0.05 USD.
+    visit(page, "/app/me/stats/")
+    expect(page.locator("[data-per-project] tbody tr").first).to_contain_text("Reviews")
+    visit(page, "/app/me/earnings/")
+    expect(page.locator("[data-totals]")).to_contain_text("0.05 USD")
+    expect(page.locator("[data-ledger] tbody tr")).to_have_count(1)
 
 
 def test_an_annotator_marks_an_entity_span_with_the_keyboard(tenant, page):
@@ -134,6 +142,7 @@ def test_an_annotator_draws_a_box_on_the_quokka(tenant, page):
     open_workspace(page, project)
     canvas = page.locator(".canvas-wrap canvas").first
     expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
     page.mouse.down()
@@ -153,3 +162,94 @@ def test_an_annotator_draws_a_box_on_the_quokka(tenant, page):
     assert value["width"] > 20 and value["height"] > 20
     assert value["x"] + value["width"] <= 100 and value["y"] + value["height"] <= 100
     assert item["original_width"] > 0 and item["original_height"] > 0
+
+
+def test_every_control_type_with_a_prediction_relations_and_an_autosaved_draft(tenant, page):
+    spec = {"data": {"image": {"type": "image"}, "caption": {"type": "text"}},
+            "controls": {
+                "box": {"type": "bbox", "to": "image", "labels": [{"value": "quokka"}]},
+                "outline": {"type": "polygon", "to": "image", "labels": [{"value": "quokka"}]},
+                "pose": {"type": "keypoints", "to": "image", "labels": [{"value": "nose"}, {"value": "eye"}]},
+                "species": {"type": "choices", "to": "image", "labels": [
+                    {"value": "Animal", "children": [
+                        {"value": "Marsupial", "children": [{"value": "Quokka"}, {"value": "Kangaroo"}]},
+                        {"value": "Rodent"}]}]},
+                "tags": {"type": "choices", "to": "caption", "multiple": True,
+                         "labels": [{"value": "cute"}, {"value": "fluffy"}, {"value": "blurry"}]},
+                "entities": {"type": "spans", "to": "caption", "labels": [{"value": "ANIMAL", "hotkey": "a"}]},
+                "notes": {"type": "textarea", "to": "caption"},
+                "quality": {"type": "rating", "to": "image", "max": 5},
+                "links": {"type": "relation", "labels": [{"value": "same_as"}]},
+            }}
+    manager = tenant.user("manager")
+    project = project_create(organization=tenant.org, actor=manager, name="Everything", label_schema=spec)
+    [media] = media_upload(project=project, actor=manager,
+                           files=[SimpleUploadedFile("quokka.jpg", QUOKKA.read_bytes(), content_type="image/jpeg")])
+    predicted = {"id": "p1", "from_name": "box", "to_name": "image", "type": "rectanglelabels",
+                 "value": {"x": 5, "y": 5, "width": 20, "height": 20, "rectanglelabels": ["quokka"]}}
+    rows = [{"data": {"image": f"/api/v1/media/{media.pk}", "caption": "A quokka smiling at the camera."},
+             "predictions": [{"result": [predicted], "score": 0.9, "model_version": "v1"}]}]
+    tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps(rows)), fmt="json")
+    annotator = tenant.user("annotator")
+    login(page, annotator.email)
+    open_workspace(page, project)
+    regions = page.locator("[data-region-list] li")
+    expect(regions).to_have_count(1)  # the prediction, pre-filled
+    expect(page.locator("[data-task]")).to_contain_text("Pre-filled from a model prediction")
+
+    canvas = page.locator(".canvas-wrap canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+
+    def at(fx, fy):
+        return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+
+    page.click('.canvas-tools button[data-tool="polygon"]')
+    for point in [(0.6, 0.6), (0.85, 0.6), (0.75, 0.85)]:
+        page.mouse.click(*at(*point))
+    page.mouse.click(*at(0.6, 0.6))  # the first point again closes the polygon
+    expect(regions).to_have_count(2)
+    page.click('.canvas-tools button[data-tool="point"]')
+    page.click('.label-button[data-value="eye"]')
+    page.mouse.click(*at(0.45, 0.4))
+    expect(regions).to_have_count(3)
+    expect(regions.nth(2)).to_contain_text("eye point")
+
+    page.get_by_role("radio", name="Quokka").check()
+    page.click('button.choice[data-value="cute"]')
+    page.click('button.choice[data-value="fluffy"]')
+    caption = page.locator('.text-object[data-field="caption"]')
+    caption.focus()
+    page.keyboard.press("Home")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    for _ in range(len("quokka")):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("a")
+    expect(regions).to_have_count(4)
+    page.get_by_label("notes").fill("Looks happy")
+    page.get_by_label("4 of 5").click()
+    regions.nth(0).get_by_role("button", name="Link").click()  # the predicted box → the polygon
+    regions.nth(1).get_by_role("button").first.click()
+    expect(page.locator("[data-region-list]")).to_contain_text("→")
+    with page.expect_response(lambda r: r.url.endswith("/draft") and r.request.method == "PUT") as saved:
+        pass  # the draft is saved a moment after the last change
+    assert saved.value.status == 200
+    expect(page.locator("[data-save-state]")).to_contain_text("Draft saved")
+    snap(page, "everything")
+    submit_and_expect_done(page)
+
+    result = only_annotation(project, annotator).result
+    by_name = {item["from_name"]: item for item in result}
+    assert by_name["box"]["value"]["x"] == 5 and by_name["box"]["id"] == "p1"
+    assert len(by_name["outline"]["value"]["points"]) == 3
+    assert by_name["pose"]["value"]["keypointlabels"] == ["eye"]
+    assert by_name["species"]["type"] == "taxonomy"
+    assert by_name["species"]["value"] == {"taxonomy": [["Animal", "Marsupial", "Quokka"]]}
+    assert by_name["tags"]["value"] == {"choices": ["cute", "fluffy"]}
+    assert by_name["entities"]["value"] == {"start": 2, "end": 8, "text": "quokka", "labels": ["ANIMAL"]}
+    assert by_name["notes"]["value"] == {"text": ["Looks happy"]}
+    assert by_name["quality"]["value"] == {"rating": 4}
+    relation = by_name["links"]
+    assert relation["type"] == "relation" and relation["from_id"] == "p1"
+    assert relation["to_id"] == by_name["outline"]["id"]

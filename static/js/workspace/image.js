@@ -36,7 +36,9 @@
       el("button", { type: "button", class: "secondary small", onclick: function () { fit(); } }, "Fit"),
     );
     wrapper.append(toolbar);
-    for (const p of pickers) wrapper.append(el("div", { class: "ws-label-row" }, el("span", { class: "muted" }, p.name + ": "), p.picker.node));
+    const labelRow = el("div", { class: "ws-label-row inline" });
+    for (const p of pickers) labelRow.append(el("span", { class: "label-group" }, el("span", { class: "muted" }, p.name + ":"), p.picker.node));
+    wrapper.append(labelRow);
     wrapper.append(holder);
 
     let stage = null, layer = null, shapes = null, transformer = null, imageNode = null;
@@ -93,7 +95,9 @@
     function mount(img) {
       width = img.naturalWidth; height = img.naturalHeight;
       const viewWidth = Math.max(320, holder.clientWidth || 900);
-      const viewHeight = Math.max(320, Math.min(window.innerHeight - 220, Math.round(viewWidth * height / width)));
+      // As tall as the image at this width, but no taller than what is left of the window below the toolbar.
+      const top = holder.getBoundingClientRect().top + window.scrollY;
+      const viewHeight = Math.max(320, Math.min(window.innerHeight - Math.min(top, 400) - 16, Math.round(viewWidth * height / width)));
       stage = new Konva.Stage({ container: holder, width: viewWidth, height: viewHeight });
       layer = new Konva.Layer();
       imageNode = new Konva.Image({ image: img, x: 0, y: 0, width: width, height: height, name: "background" });
