@@ -1,4 +1,10 @@
 # One image for web, worker and beat (docker-compose.yml). Production settings come from the environment.
+# Front-end libraries from npm (package-lock.json), copied to var/vendor by `npm run vendor`: no CDN at run time.
+FROM node:20-slim AS frontend
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
+
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +21,7 @@ COPY requirements/base.lock requirements/base.lock
 RUN pip install -r requirements/base.lock
 
 COPY . .
+COPY --from=frontend /build/var/vendor /app/var/vendor
 # collectstatic needs settings that pass the production checks; these values exist only during the build.
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     ALLOWED_HOSTS=build.invalid DATABASE_URL=postgres://build.invalid/build REDIS_URL=redis://build.invalid \

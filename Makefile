@@ -35,11 +35,7 @@ node_modules/.package-lock.json: package.json package-lock.json | prerequisites
 	npm ci --no-audit --no-fund --loglevel=error
 
 $(VENDOR)/.copied: node_modules/.package-lock.json
-	@mkdir -p $(VENDOR)/htmx $(VENDOR)/alpine $(VENDOR)/konva $(VENDOR)/chartjs
-	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
-	cp node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine/alpine-csp.min.js
-	cp node_modules/konva/konva.min.js $(VENDOR)/konva/
-	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/
+	npm run --silent vendor
 	@touch $@
 
 # The browser tests drive Debian's chromium (Playwright's own browser download does not work offline).
