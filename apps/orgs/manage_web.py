@@ -16,6 +16,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework.exceptions import APIException
 
 from apps.audit.selectors import audit_events
@@ -33,6 +34,7 @@ def page_for(roles, *, section: str):
 
     def decorate(view):
         @login_required
+        @ensure_csrf_cookie  # the pages' JS sends it as X-CSRFToken
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             tenancy = require_tenancy(request)

@@ -193,3 +193,40 @@ def test_an_annotator_page_of_another_organization_is_404(tenant, other_tenant):
     client = browser(tenant.user("manager"))
     assert client.get(f"/app/workforce/annotators/{tenant.member('annotator').pk}/").status_code == 200
     assert client.get(f"/app/workforce/annotators/{other_tenant.member('annotator').pk}/").status_code == 404
+
+
+def _csrf_browser(user) -> tuple[Client, str]:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/app/projects/")  # sets the csrftoken cookie
+    return client, client.cookies["csrftoken"].value
+
+
+def test_the_import_upload_runs_the_import_api_with_a_checked_csrf_token(tenant, project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client, token = _csrf_browser(tenant.user("manager"))
+    upload = SimpleUploadedFile("rows.jsonl", b'{"text": "one"}\n{"text": "two"}\n{"text": "one"}\n')
+    response = client.post(f"/app/projects/{project.pk}/import/upload/?on_duplicate=skip", {"file": upload},
+                           HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] == 2 and response.json()["duplicates"] == 1
+    refused = client.post(f"/app/projects/{project.pk}/import/upload/",
+                          {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "three"}\n')})
+    assert refused.status_code == 403  # no CSRF token
+
+
+def test_the_import_upload_keeps_the_api_rules(tenant, project, foreign_project):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    annotator, token = _csrf_browser(tenant.user("annotator"))
+    response = annotator.post(f"/app/projects/{project.pk}/import/upload/",
+                              {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "x"}\n')},
+                              HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 403
+    manager, token = _csrf_browser(tenant.user("manager"))
+    response = manager.post(f"/app/projects/{foreign_project.pk}/import/upload/",
+                            {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "x"}\n')},
+                            HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert manager.get(f"/app/projects/{project.pk}/import/upload/").status_code == 405
