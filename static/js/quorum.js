@@ -39,13 +39,15 @@
     } catch (networkError) {
       throw new ApiError(0, { error: { code: "network", message: "Cannot reach the server. Check your connection." } });
     }
-    if (response.status === 401 || (response.status === 403 && response.redirected)) {
-      window.location.assign("/accounts/login/?next=" + encodeURIComponent(window.location.pathname));
-    }
     let data = null;
     if (response.status !== 204) {
       const type = response.headers.get("Content-Type") || "";
       data = type.includes("json") ? await response.json() : await response.text();
+    }
+    // The session ended (idle expiry, sign-out in another tab): back to the sign-in page, then here again.
+    const code = data && data.error && data.error.code;
+    if (response.status === 401 || code === "not_authenticated") {
+      window.location.assign("/accounts/login/?next=" + encodeURIComponent(window.location.pathname));
     }
     if (!response.ok) throw new ApiError(response.status, data);
     return { status: response.status, data: data };

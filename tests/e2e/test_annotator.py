@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from apps.projects.services import project_create
 from apps.tasks.imports import tasks_import
 from apps.tasks.media import media_upload
-from apps.tasks.models import Annotation
+from apps.tasks.models import Annotation, Assignment
 
 from .conftest import login, snap, visit
 
@@ -59,11 +59,19 @@ def test_an_annotator_labels_a_text_task_by_keyboard(tenant, page):
                                        "labels": [{"value": "positive", "hotkey": "1"},
                                                   {"value": "negative", "hotkey": "2"}]}}}
     pay = {"per_submitted": "0.05", "per_accepted": "0.00", "per_hour": "0.00", "currency": "USD"}
-    project = make_project(tenant, "Reviews", spec, [{"text": "A wonderful, warm film."}],
+    project = make_project(tenant, "Reviews", spec, [{"text": "Unreadable: \u2588\u2588\u2588"},
+                                                     {"text": "A wonderful, warm film."}],
                            instructions="Is the review **positive** or **negative**?", settings={"pay": pay})
     annotator = tenant.user("annotator")
     login(page, annotator.email)
     open_workspace(page, project)
+    # Skip the first task served (Ctrl+Shift+S): the other one comes, and the skipped one never again.
+    first = page.locator("[data-task]").get_attribute("data-task-id")
+    with page.expect_response(lambda r: r.url.endswith("/next") and r.status == 200):
+        page.keyboard.press("Control+Shift+S")
+    expect(page.locator("[data-task]")).not_to_have_attribute("data-task-id", first)
+    skipped = Assignment.objects.get(project_id=project.pk, annotator=annotator, status="skipped")
+    assert skipped.task_id == int(first)
     expect(page.locator(".instructions strong").first).to_have_text("positive")
     choice = page.locator('button.choice[data-value="negative"]')
     expect(choice.locator(".hotkey")).to_have_text("2")  # the hotkey is shown on the button
@@ -253,3 +261,28 @@ def test_every_control_type_with_a_prediction_relations_and_an_autosaved_draft(t
     relation = by_name["links"]
     assert relation["type"] == "relation" and relation["from_id"] == "p1"
     assert relation["to_id"] == by_name["outline"]["id"]
+
+
+def test_the_lease_counts_down_warns_before_it_ends_and_activity_renews_it(tenant, page):
+    spec = {"data": {"text": {"type": "text"}},
+            "controls": {"ok": {"type": "choices", "to": "text", "labels": [{"value": "yes", "hotkey": "y"}]}}}
+    project = make_project(tenant, "Short leases", spec, [{"text": "Quick one."}], settings={"lease_seconds": 90})
+    annotator = tenant.user("annotator")
+    login(page, annotator.email)
+    page.clock.install()  # the page's timers and Date from here on: 65 s go by in an instant
+    open_workspace(page, project)
+    expect(page.locator("[data-lease-timer]")).to_contain_text("Lease 1:")
+    expect(page.locator("[data-lease-warning]")).to_be_hidden()
+    assignment = Assignment.objects.get(project_id=project.pk, annotator=annotator, status="active")
+    page.clock.fast_forward("01:05")
+    expect(page.locator("[data-lease-warning]")).to_be_visible()
+    expect(page.locator("[data-lease-warning]")).to_contain_text("lease ends in")
+    expect(page.locator("[data-lease-timer]")).to_have_class("ws-timer warn")
+    snap(page, "lease_warning")
+    with page.expect_response(lambda r: r.url.endswith("/heartbeat") and r.request.method == "POST") as beat:
+        page.keyboard.press("y")  # working again…
+        page.clock.fast_forward(2000)  # …and the next tick of the timer extends the lease
+    assert beat.value.status == 200
+    before = assignment.expires_at
+    assignment.refresh_from_db()
+    assert assignment.expires_at > before

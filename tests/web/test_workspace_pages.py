@@ -118,3 +118,16 @@ def test_task_media_of_a_task_not_mine_is_404(tenant, project):
 
     task = Task.objects.create(project=project, organization=tenant.org, data={"image": "demo/quokka/quokka.jpg"})
     assert browser(tenant.user("annotator")).get(f"/app/tasks/{task.pk}/media/image/").status_code == 404
+
+
+def test_the_session_is_renewed_by_each_page_and_ends_after_the_idle_time(tenant, settings):
+    client = browser(tenant.user("annotator"))
+    response = client.get("/app/")
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert int(cookie["max-age"]) == settings.SESSION_COOKIE_AGE  # renewed: the idle clock restarts
+    session = client.session
+    session.set_expiry(-1)  # as if the idle time had passed
+    session.save()
+    response = client.get("/app/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert client.get("/api/v1/me/projects").json()["error"]["code"] == "not_authenticated"

@@ -302,8 +302,21 @@
       return false;
     }
 
-    ready.then(mount).catch(function (error) { Quorum.showError(error); });
-    return { node: wrapper, render: render, onKey: onKey, ready: ready, holder: holder };
+    // The stage is sized from the holder, so it is made once the view is in the page (attach) and the image is in.
+    let loaded = null;
+    let attached = false;
+    ready.then(function (img) { loaded = img; if (attached && !stage) mount(img); })
+      .catch(function (error) { Quorum.showError(error); });
+    function attach() {
+      attached = true;
+      if (loaded && !stage) mount(loaded);
+    }
+    window.addEventListener("resize", function () {
+      if (!stage || !holder.isConnected || !holder.clientWidth) return;
+      stage.width(holder.clientWidth);
+      fit();
+    });
+    return { node: wrapper, render: render, onKey: onKey, ready: ready, holder: holder, attach: attach };
   }
 
   QW.image = { imageObject: imageObject };

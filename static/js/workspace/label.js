@@ -228,6 +228,7 @@
                           (next.task.predictions[0].model_version ? " (" + next.task.predictions[0].model_version + ")" : "") + ": check and correct it."));
     }
     taskBox.hidden = false;
+    for (const view of views) if (view.attach) view.attach();
     taskBox.dataset.taskId = String(next.task.id);
     taskBox.dataset.assignmentId = String(next.assignment.id);
     $("[data-loading]").hidden = true;
