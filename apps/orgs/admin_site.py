@@ -45,6 +45,7 @@ class TenantAdminSite(admin.AdminSite):
     site_title = "Quorum admin"
     index_title = "Your organization's data"
     enable_nav_sidebar = False
+    site_url = "/app/projects/"
     _discovered = False
 
     def has_permission(self, request):
@@ -74,6 +75,9 @@ class TenantAdminSite(admin.AdminSite):
 
     def logout(self, request, extra_context=None):
         return redirect("account_logout")
+
+    def password_change(self, request, extra_context=None):
+        return redirect("account_change_password")
 
     def each_context(self, request):
         context = super().each_context(request)

@@ -96,3 +96,25 @@ def test_a_reviewer_accepts_with_the_keyboard_and_sees_the_other_annotators(tena
     expect(page.locator("#current")).to_be_visible()  # the second annotation is next
     expect(page.locator("#review-status")).to_contain_text("Reviewing annotation")
     assert Review.objects.filter(decision=Review.Decision.ACCEPT).count() == 1
+
+
+def test_a_reviewer_fixes_an_annotation(tenant, page, live_server_url):
+    project = make_project(tenant, "Fixes", [{"text": "Not good at all."}], settings={"review_policy": {"mode": "all"}})
+    annotation = submit_through_the_api(live_server_url, tenant.secrets["annotator"], project.pk, "positive")
+    login(page, tenant.user("reviewer").email)
+    visit(page, f"/app/review/{project.pk}/", name="review_fixes")
+    expect(page.locator("#review-main")).to_be_visible()
+    page.keyboard.press("Alt+F")
+    expect(page.locator("#fix-result")).to_be_focused()
+    fixed = page.locator("#fix-result").input_value().replace('"positive"', '"negative"')
+    page.fill("#fix-result", fixed)
+    page.fill("#review-comment", "It says not good.")
+    snap(page, "fixing")
+    with page.expect_response(lambda r: "/api/v1/reviews/" in r.url and r.request.method == "POST") as answer:
+        page.click("#fix-save")
+    assert answer.value.status == 200, answer.value.text()
+    expect(page.locator("#review-empty")).to_be_visible()
+    stored = Annotation.objects.get(pk=annotation["id"])
+    assert stored.status == Annotation.Status.ACCEPTED and stored.version == 2
+    assert stored.result[0]["value"]["choices"] == ["negative"]
+    assert Review.objects.get(annotation=stored).decision == Review.Decision.FIX

@@ -167,3 +167,9 @@ def test_tasks_and_exports_are_read_only(tenant, projects):
     assert client.get("/app/admin/exports/export/add/").status_code == 403
     html = client.get("/app/admin/tasks/task/").content.decode()
     assert "Add task" not in html
+
+
+def test_account_links_lead_to_the_apps_own_pages(tenant):
+    client = browser(tenant.user("manager"))
+    assert client.get("/app/admin/password_change/")["Location"] == "/accounts/password/change/"
+    assert 'href="/app/projects/"' in client.get("/app/admin/").content.decode()  # "view site"

@@ -37,7 +37,7 @@
   async function loadPerformance() {
     const report = await api("GET", `/workforce/annotators/${memberId}/performance`);
     const tbody = clear(document.querySelector("#an-perf tbody"));
-    if (!report.weeks.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No work yet." })));
+    if (!(report.weeks || []).length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No work yet." })));
     for (const w of report.weeks) {
       tbody.append(el("tr", {}, [el("td", { text: w.week }), el("td", { class: "num", text: fmt(w.submits) }), el("td", { class: "num", text: fmt(w.hours_worked) }),
         el("td", { class: "num", text: fmt(w.throughput_per_hour) }), el("td", { class: "num", text: pct(w.accuracy) }), el("td", { class: "num", text: pct(w.review_acceptance_rate) })]));
