@@ -159,14 +159,25 @@ def test_an_annotator_draws_a_box_on_the_quokka(tenant, page):
     expect(page.locator("[data-region-list] li")).to_have_count(1)
     expect(page.locator("[data-region-list] li").first).to_contain_text("quokka box")
     snap(page, "box")
+    # Move it: the Select tool, then drag the box 10 % of the canvas to the right.
+    page.click('.canvas-tools button[data-tool="select"]')
+    with page.expect_response(lambda r: r.url.endswith("/draft") and r.request.method == "PUT") as saved:
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.5, steps=6)
+        page.mouse.up()
+    moved = [item for item in saved.value.request.post_data_json["draft"] if item["type"] == "rectanglelabels"]
+    snap(page, "box_moved")
     submit_and_expect_done(page)
 
     [item] = only_annotation(project, annotator).result
+    assert item["value"] == moved[0]["value"]  # what was submitted is what the draft held after the move
     assert item["type"] == "rectanglelabels" and item["value"]["rectanglelabels"] == ["quokka"]
     value = item["value"]
     # The drag covered 30 %→60 % of the canvas's width and 30 %→70 % of its height; the image is fitted
     # inside the canvas, so in image percent the box is at least that big and lies inside the image.
-    assert 0 <= value["x"] < 50 and 0 <= value["y"] < 50
+    # Drawn from 30 % of the canvas, then moved 10 % of the canvas to the right.
+    assert 30 < value["x"] < 60 and 0 <= value["y"] < 50
     assert value["width"] > 20 and value["height"] > 20
     assert value["x"] + value["width"] <= 100 and value["y"] + value["height"] <= 100
     assert item["original_width"] > 0 and item["original_height"] > 0
