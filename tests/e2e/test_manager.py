@@ -131,3 +131,26 @@ def test_a_tour_of_the_manager_pages(tenant, page, live_server_url, tmp_path):
     visit(page, "/app/admin/", name="admin")
     visit(page, "/app/admin/projects/project/", name="admin_projects")
     expect(page.locator("#result_list")).to_contain_text("Entities")
+
+
+def test_the_quality_page_shows_agreement_and_the_confusion_heatmap(tenant, page, live_server_url):
+    project = make_project(tenant, "Agreement", ROWS[:2], settings={"overlap": 2, "max_overlap": 2})
+    for secret, labels in ((tenant.secrets["annotator"], ["positive", "negative"]),
+                           (tenant.secrets["owner"], ["positive", "positive"])):
+        for label in labels:
+            submit_through_the_api(live_server_url, secret, project.pk, label)
+    login(page, tenant.user("manager").email)
+    visit(page, f"/app/projects/{project.pk}/quality/", name="quality")
+    row = page.locator("#agreement-table tbody tr", has_text="sentiment")
+    expect(row.locator("td").nth(1)).to_have_text("2")  # two tasks with two answers
+    heatmap = page.locator("#confusion table.heatmap")
+    expect(heatmap).to_be_visible()
+    expect(heatmap.locator("thead th")).to_have_text(["", "negative", "positive"])
+    # Pairs of labels given to the same task: one positive/positive, one positive/negative (both ways).
+    expect(heatmap.locator("tbody tr").nth(1).locator("td")).to_have_text(["1", "2"])
+    expect(page.locator("#annotators-table tbody tr")).to_have_count(2)
+    snap(page, "heatmap")
+    flag = page.locator("#flags-table tbody tr", has_text="low_agreement")  # the tied task
+    expect(flag).to_have_count(1)
+    flag.get_by_role("button", name="Resolve").click()
+    expect(page.locator("#flags-table")).to_contain_text("No open flags.")

@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from apps.audit.services import record
@@ -203,8 +204,6 @@ def _csrf_browser(user) -> tuple[Client, str]:
 
 
 def test_the_import_upload_runs_the_import_api_with_a_checked_csrf_token(tenant, project):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     client, token = _csrf_browser(tenant.user("manager"))
     upload = SimpleUploadedFile("rows.jsonl", b'{"text": "one"}\n{"text": "two"}\n{"text": "one"}\n')
     response = client.post(f"/app/projects/{project.pk}/import/upload/?on_duplicate=skip", {"file": upload},
@@ -217,8 +216,6 @@ def test_the_import_upload_runs_the_import_api_with_a_checked_csrf_token(tenant,
 
 
 def test_the_import_upload_keeps_the_api_rules(tenant, project, foreign_project):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     annotator, token = _csrf_browser(tenant.user("annotator"))
     response = annotator.post(f"/app/projects/{project.pk}/import/upload/",
                               {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "x"}\n')},
@@ -230,3 +227,14 @@ def test_the_import_upload_keeps_the_api_rules(tenant, project, foreign_project)
                             HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert manager.get(f"/app/projects/{project.pk}/import/upload/").status_code == 405
+
+
+def test_a_large_upload_answers_with_the_import_job_to_follow(tenant, project, settings, own_celery_queue):
+    settings.IMPORT_ASYNC_BYTES = 10
+    client, token = _csrf_browser(tenant.user("manager"))
+    upload = SimpleUploadedFile("rows.jsonl", b'{"text": "one"}\n{"text": "two"}\n')
+    response = client.post(f"/app/projects/{project.pk}/import/upload/", {"file": upload},
+                           HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 202, response.content
+    job = response.json()["job"]
+    assert client.get(f"/api/v1/jobs/{job['id']}").json()["status"] in {"queued", "running", "succeeded"}
