@@ -6,10 +6,13 @@ import io
 import httpx
 import orjson
 import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from apps.projects.services import project_create
 from apps.tasks.imports import tasks_import
+from apps.tasks.media import media_upload
 from apps.tasks.models import Annotation, Review, Task
 
 from .conftest import login, snap, visit
@@ -32,13 +35,15 @@ def make_project(tenant, name, rows, settings=None):
     return project
 
 
-def submit_through_the_api(live_server_url, secret, project_id, label="positive") -> dict:
-    """Lease and submit one task as the token's user, over HTTP to the live server (as a pipeline would)."""
+def submit_through_the_api(live_server_url, secret, project_id, label="positive", result=None) -> dict:
+    """Lease and submit one task as the token's user, over HTTP to the live server (as a pipeline would);
+    the result is SPEC's choice of `label` unless given."""
     with httpx.Client(base_url=f"{live_server_url}/api/v1", headers={"Authorization": f"Token {secret}"},
                       timeout=10) as client:
         leased = client.post(f"/projects/{project_id}/next")
         assert leased.status_code == 200, leased.text
-        result = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+        result = result or [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                             "value": {"choices": [label]}}]
         answer = client.post(f"/assignments/{leased.json()['assignment']['id']}/submit",
                              json={"result": result, "lead_time_ms": 1500})
         assert answer.status_code == 201, answer.text
@@ -118,3 +123,33 @@ def test_a_reviewer_fixes_an_annotation(tenant, page, live_server_url):
     assert stored.status == Annotation.Status.ACCEPTED and stored.version == 2
     assert stored.result[0]["value"]["choices"] == ["negative"]
     assert Review.objects.get(annotation=stored).decision == Review.Decision.FIX
+
+
+def test_the_reviewer_sees_the_box_drawn_on_the_quokka(tenant, page, live_server_url):
+    spec = {"data": {"image": {"type": "image"}},
+            "controls": {"box": {"type": "bbox", "to": "image", "labels": [{"value": "quokka"}]}}}
+    manager = tenant.user("manager")
+    project = project_create(organization=tenant.org, actor=manager, name="Quokka boxes", label_schema=spec,
+                             settings={"review_policy": {"mode": "all"}})
+    quokka = settings.BASE_DIR / "tests" / "fixtures" / "quokka" / "quokka.jpg"
+    [media] = media_upload(project=project, actor=manager, files=[
+        SimpleUploadedFile("quokka.jpg", quokka.read_bytes(), content_type="image/jpeg")])
+    rows = [{"image": f"/api/v1/media/{media.pk}"}]
+    tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps(rows)), fmt="json")
+    box = {"id": "b1", "from_name": "box", "to_name": "image", "type": "rectanglelabels",
+           "value": {"x": 20, "y": 10, "width": 50, "height": 60, "rectanglelabels": ["quokka"]}}
+    submit_through_the_api(live_server_url, tenant.secrets["annotator"], project.pk, result=[box])
+
+    login(page, tenant.user("reviewer").email)
+    visit(page, f"/app/review/{project.pk}/", name="review_box")
+    image = page.locator("#task-data .image-box img")
+    expect(image).to_be_visible()
+    page.wait_for_function("document.querySelector('#task-data .image-box img').naturalWidth > 0")
+    region = page.locator("#task-data .image-box .region")
+    expect(region).to_have_count(1)
+    expect(region).to_contain_text("quokka")
+    shown, frame = region.bounding_box(), image.bounding_box()
+    assert abs(shown["x"] - (frame["x"] + 0.2 * frame["width"])) < 3  # 20% from the left
+    assert abs(shown["width"] - 0.5 * frame["width"]) < 4
+    expect(page.locator("#current")).to_contain_text("box: quokka box at 20%, 10%, 50×60%")
+    snap(page, "box_on_the_quokka")
