@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -179,6 +178,8 @@ def match(similarity: np.ndarray, *, threshold: float) -> list[tuple[int, int, f
     eligible = np.where((similarity >= threshold) & (similarity > 0), similarity, 0.0)
     if not eligible.any():
         return []
+    from scipy.optimize import linear_sum_assignment  # scipy.optimize takes half a second to import
+
     rows, cols = linear_sum_assignment(eligible, maximize=True)
     return [(int(row), int(col), float(similarity[row, col])) for row, col in zip(rows, cols, strict=True)
             if eligible[row, col] > 0]

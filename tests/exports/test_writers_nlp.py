@@ -1,5 +1,6 @@
 """The NLP export writers (CoNLL-2003, spaCy DocBin, Parquet, TFRecord), read back with each format's own reader."""
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -199,7 +200,7 @@ def test_conll_tags_every_span_with_bio_per_split():
 
 
 def test_conll_writes_one_file_without_splits_and_one_set_per_spans_control():
-    records = [Record(**{**record.__dict__, "split": ""}) for record in news_records()]
+    records = [dataclasses.replace(record, split="") for record in news_records()]
     files = export(conll, records, NER_SPEC)
     assert list(files) == ["export.conll"]
     assert len(read_conll(files["export.conll"])) == len(NEWS)
