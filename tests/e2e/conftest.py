@@ -7,7 +7,7 @@ Fixtures and helpers
                      (DATABASE_URL → the test database's name, the same REDIS_URL), with its embedded Celery
                      worker and beat on a queue of its own (CELERY_QUEUE), which this process also sends to,
                      so jobs the tests start (exports, consensus) really run. Its log: var/e2e-server.log.
-    browser          session: one Chromium.
+    browser          module: one Chromium (and Playwright) per test module.
     page             a fresh context and page (1280×800) per test, whose base URL is the server's, so
                      `page.goto("/app/")` works. Fails the test on an uncaught page error or a CSP violation.
     login(page, email, password=DEFAULT_PASSWORD)  signs in through allauth's form (it lands on /).
@@ -41,8 +41,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = settings.BASE_DIR / "var" / "screenshots"
 SERVER_LOG = settings.BASE_DIR / "var" / "e2e-server.log"
 QUEUE = f"quorum-e2e-{os.getpid()}"
-# Playwright's sync API runs an event loop in this thread; the tests' ORM calls are still plain sync code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _free_port() -> int:
@@ -119,17 +117,28 @@ def _delete_queue() -> None:
     client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance():
+    """Per module: Playwright's sync API runs an event loop in this thread while it is open, and Django refuses
+    ORM calls under a running loop unless told that this sync code is safe; both end with the module, so the
+    rest of the suite runs as usual."""
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make install-dev` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        yield playwright
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            yield playwright
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
