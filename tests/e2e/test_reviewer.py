@@ -130,7 +130,7 @@ def test_the_reviewer_sees_the_box_drawn_on_the_quokka(tenant, page, live_server
             "controls": {"box": {"type": "bbox", "to": "image", "labels": [{"value": "quokka"}]}}}
     manager = tenant.user("manager")
     project = project_create(organization=tenant.org, actor=manager, name="Quokka boxes", label_schema=spec,
-                             settings={"review_policy": {"mode": "all"}})
+                             settings={"review_policy": {"mode": "all"}, "overlap": 2, "max_overlap": 2})
     quokka = settings.BASE_DIR / "tests" / "fixtures" / "quokka" / "quokka.jpg"
     [media] = media_upload(project=project, actor=manager, files=[
         SimpleUploadedFile("quokka.jpg", quokka.read_bytes(), content_type="image/jpeg")])
@@ -139,13 +139,15 @@ def test_the_reviewer_sees_the_box_drawn_on_the_quokka(tenant, page, live_server
     box = {"id": "b1", "from_name": "box", "to_name": "image", "type": "rectanglelabels",
            "value": {"x": 20, "y": 10, "width": 50, "height": 60, "rectanglelabels": ["quokka"]}}
     submit_through_the_api(live_server_url, tenant.secrets["annotator"], project.pk, result=[box])
+    other = {**box, "value": {**box["value"], "x": 25, "width": 40}}
+    submit_through_the_api(live_server_url, tenant.secrets["owner"], project.pk, result=[other])
 
     login(page, tenant.user("reviewer").email)
     visit(page, f"/app/review/{project.pk}/", name="review_box")
     image = page.locator("#task-data .image-box img")
     expect(image).to_be_visible()
     page.wait_for_function("document.querySelector('#task-data .image-box img').naturalWidth > 0")
-    region = page.locator("#task-data .image-box .region")
+    region = page.locator("#task-data .image-box .region:not(.other)")
     expect(region).to_have_count(1)
     expect(region).to_contain_text("quokka")
     shown, frame = region.bounding_box(), image.bounding_box()
@@ -153,3 +155,7 @@ def test_the_reviewer_sees_the_box_drawn_on_the_quokka(tenant, page, live_server
     assert abs(shown["width"] - 0.5 * frame["width"]) < 4
     expect(page.locator("#current")).to_contain_text("box: quokka box at 20%, 10%, 50×60%")
     snap(page, "box_on_the_quokka")
+    page.check("#review-compare")  # the owner's box (and the consensus's, if any) dashed beside it
+    expect(page.locator("#task-data .image-box .region.other", has_text=tenant.user("owner").email)).to_have_count(1)
+    expect(region.first).to_contain_text("quokka")
+    snap(page, "compared")

@@ -41,8 +41,9 @@
     return config.media.replace("TASK", taskId).replace("FIELD", encodeURIComponent(field));
   }
 
-  /* Task data per spec; regions of `result` drawn on it. */
-  function renderTask(container, task, spec, config, result) {
+  /* Task data per spec; regions of `result` drawn on it, and, dashed, those of each `layers` entry
+     ({result, label}: other annotators, the consensus) on images. */
+  function renderTask(container, task, spec, config, result, layers) {
     clear(container);
     const data = task.data || {};
     const fields = Object.entries((spec && spec.data) || {});
@@ -57,6 +58,12 @@
         const img = el("img", { src: mediaUrl(config, task.id, key, value), alt: `Task ${task.id}: ${name}` });
         box.append(img);
         regions.forEach((region, i) => drawRegion(box, region, COLORS[i % COLORS.length]));
+        (layers || []).forEach((layer, i) => {
+          for (const region of (layer.result || []).filter((r) => r.to_name === name)) {
+            const node = drawRegion(box, region, COLORS[(i + 1) % COLORS.length], layer.label);
+            if (node) node.classList.add("other");
+          }
+        });
         container.append(box);
       } else if (field.type === "text" || field.type === "html") {
         container.append(markText(typeof value === "string" ? value : JSON.stringify(value), regions.filter((r) => r.type === "labels")));
@@ -69,25 +76,27 @@
     }
   }
 
-  function drawRegion(box, region, color) {
+  function drawRegion(box, region, color, who) {
     const v = region.value || {};
-    const label = labelsOf(v).join(", ");
+    const label = labelsOf(v).join(", ") + (who ? ` (${who})` : "");
+    let node = null;
     if (region.type === "rectanglelabels") {
-      const node = el("div", { class: "region", title: label }, el("span", { text: label }));
+      node = el("div", { class: "region", title: label }, el("span", { text: label }));
       Object.assign(node.style, { left: v.x + "%", top: v.y + "%", width: v.width + "%", height: v.height + "%", borderColor: color });
-      node.firstChild.style.background = color;
-      box.append(node);
     } else if (region.type === "keypointlabels") {
-      const node = el("div", { class: "region", title: label }, el("span", { text: label }));
+      node = el("div", { class: "region", title: label }, el("span", { text: label }));
       Object.assign(node.style, { left: v.x + "%", top: v.y + "%", width: "6px", height: "6px", borderColor: color, background: color });
-      box.append(node);
     } else if (region.type === "polygonlabels" && (v.points || []).length) {
       const xs = v.points.map((p) => p[0]), ys = v.points.map((p) => p[1]);
-      const node = el("div", { class: "region", title: label + " (polygon bounds)" }, el("span", { text: label }));
+      node = el("div", { class: "region", title: label + " (polygon bounds)" }, el("span", { text: label }));
       Object.assign(node.style, { left: Math.min(...xs) + "%", top: Math.min(...ys) + "%", width: (Math.max(...xs) - Math.min(...xs)) + "%",
         height: (Math.max(...ys) - Math.min(...ys)) + "%", borderColor: color, borderStyle: "dashed" });
+    }
+    if (node) {
+      node.firstChild.style.background = color;
       box.append(node);
     }
+    return node;
   }
 
   /* Text with the spans of one result marked (code-point offsets, as the API stores them). */

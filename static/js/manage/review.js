@@ -12,6 +12,7 @@
   const comment = document.getElementById("review-comment");
   const fixBox = document.getElementById("fix-box");
   const fixResult = document.getElementById("fix-result");
+  const compare = document.getElementById("review-compare");
   const buttons = ["accept", "reject", "fix", "fix-save"].map((id) => document.getElementById(id));
   let review = null;
   let busy = false;
@@ -24,12 +25,21 @@
     ]);
   }
 
+  /* The annotation under review on the task; with "compare", the others' and the consensus's regions too. */
+  function drawTask() {
+    const layers = !compare.checked ? [] : [
+      ...review.others.map((other) => ({ result: other.result, label: other.author || other.source })),
+      ...(review.consensus ? [{ result: review.consensus.result, label: "consensus" }] : []),
+    ];
+    renderTask(document.getElementById("task-data"), review.task, spec, config, review.annotation.result, layers);
+  }
+
   function show(body) {
     review = body;
     empty.hidden = true;
     main.hidden = false;
     document.getElementById("task-id").textContent = `#${body.task.id}`;
-    renderTask(document.getElementById("task-data"), body.task, spec, config, body.annotation.result);
+    drawTask();
     clear(document.getElementById("current")).append(card(body.annotation, true));
     const others = clear(document.getElementById("others"));
     if (!body.others.length) others.append(el("p", { class: "muted", text: "Nobody else has annotated this task." }));
@@ -98,6 +108,7 @@
   document.getElementById("fix").addEventListener("click", openFix);
   document.getElementById("fix-save").addEventListener("click", () => decide("fix"));
   document.getElementById("review-retry").addEventListener("click", next);
+  compare.addEventListener("change", () => { if (review) drawTask(); });
   document.addEventListener("keydown", (event) => {
     if (!event.altKey || event.ctrlKey || event.metaKey) return;
     const key = event.code; // not event.key: Alt changes the character on some layouts
