@@ -2,6 +2,7 @@
 the quokka, submit each; the annotations are then in the database with the right results."""
 
 import io
+import re
 
 import orjson
 import pytest
@@ -136,15 +137,28 @@ def test_an_annotator_marks_an_entity_span_with_the_keyboard(tenant, page):
     assert values == [(0, 15, "Martin Scorsese", ["PER"]), (33, 41, "New York", ["LOC"])]
 
 
+def quokka_project(tenant, name, spec, **extra):
+    """A project with one task: the quokka photo, uploaded as the project's media (`extra`: more of the task)."""
+    manager = tenant.user("manager")
+    project = project_create(organization=tenant.org, actor=manager, name=name, label_schema=spec)
+    [media] = media_upload(project=project, actor=manager,
+                           files=[SimpleUploadedFile("quokka.jpg", QUOKKA.read_bytes(), content_type="image/jpeg")])
+    row = {"data": {"image": f"/api/v1/media/{media.pk}", **extra.pop("data", {})}, **extra}
+    tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps([row])), fmt="json")
+    return project
+
+
+def drag(page, box, start, end):
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()
+
+
 def test_an_annotator_draws_a_box_on_the_quokka(tenant, page):
     spec = {"data": {"image": {"type": "image"}},
             "controls": {"box": {"type": "bbox", "to": "image", "labels": [{"value": "quokka", "color": "#ff8800"}]}}}
-    manager = tenant.user("manager")
-    project = project_create(organization=tenant.org, actor=manager, name="Quokka", label_schema=spec)
-    [media] = media_upload(project=project, actor=manager,
-                           files=[SimpleUploadedFile("quokka.jpg", QUOKKA.read_bytes(), content_type="image/jpeg")])
-    image_url = f"/api/v1/media/{media.pk}"
-    tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps([{"image": image_url}])), fmt="json")
+    project = quokka_project(tenant, "Quokka", spec)
     annotator = tenant.user("annotator")
     login(page, annotator.email)
     open_workspace(page, project)
@@ -152,20 +166,14 @@ def test_an_annotator_draws_a_box_on_the_quokka(tenant, page):
     expect(canvas).to_be_visible()
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=8)
-    page.mouse.up()
+    drag(page, box, (0.3, 0.3), (0.6, 0.7))
     expect(page.locator("[data-region-list] li")).to_have_count(1)
     expect(page.locator("[data-region-list] li").first).to_contain_text("quokka box")
     snap(page, "box")
     # Move it: the Select tool, then drag the box 10 % of the canvas to the right.
     page.click('.canvas-tools button[data-tool="select"]')
     with page.expect_response(lambda r: r.url.endswith("/draft") and r.request.method == "PUT") as saved:
-        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.5, steps=6)
-        page.mouse.up()
+        drag(page, box, (0.45, 0.5), (0.55, 0.5))
     moved = [item for item in saved.value.request.post_data_json["draft"] if item["type"] == "rectanglelabels"]
     snap(page, "box_moved")
     submit_and_expect_done(page)
@@ -200,15 +208,10 @@ def test_every_control_type_with_a_prediction_relations_and_an_autosaved_draft(t
                 "quality": {"type": "rating", "to": "image", "max": 5},
                 "links": {"type": "relation", "labels": [{"value": "same_as"}]},
             }}
-    manager = tenant.user("manager")
-    project = project_create(organization=tenant.org, actor=manager, name="Everything", label_schema=spec)
-    [media] = media_upload(project=project, actor=manager,
-                           files=[SimpleUploadedFile("quokka.jpg", QUOKKA.read_bytes(), content_type="image/jpeg")])
     predicted = {"id": "p1", "from_name": "box", "to_name": "image", "type": "rectanglelabels",
                  "value": {"x": 5, "y": 5, "width": 20, "height": 20, "rectanglelabels": ["quokka"]}}
-    rows = [{"data": {"image": f"/api/v1/media/{media.pk}", "caption": "A quokka smiling at the camera."},
-             "predictions": [{"result": [predicted], "score": 0.9, "model_version": "v1"}]}]
-    tasks_import(project=project, actor=manager, stream=io.BytesIO(orjson.dumps(rows)), fmt="json")
+    project = quokka_project(tenant, "Everything", spec, data={"caption": "A quokka smiling at the camera."},
+                             predictions=[{"result": [predicted], "score": 0.9, "model_version": "v1"}])
     annotator = tenant.user("annotator")
     login(page, annotator.email)
     open_workspace(page, project)
@@ -297,3 +300,42 @@ def test_the_lease_counts_down_warns_before_it_ends_and_activity_renews_it(tenan
     before = assignment.expires_at
     assignment.refresh_from_db()
     assert assignment.expires_at > before
+
+
+def test_per_region_controls_and_controls_shown_only_when_a_choice_is_made(tenant, page):
+    spec = {"data": {"image": {"type": "image"}},
+            "controls": {
+                "box": {"type": "bbox", "to": "image", "labels": [{"value": "quokka"}]},
+                "sharpness": {"type": "rating", "to": "image", "max": 5, "per_region": True},
+                "animal": {"type": "choices", "to": "image", "labels": [{"value": "yes", "hotkey": "y"},
+                                                                        {"value": "no", "hotkey": "n"}]},
+                "describe": {"type": "textarea", "to": "image", "required": True,
+                             "visible_when": [{"when": "choice-selected", "control": "animal", "values": ["yes"]}]},
+            }}
+    project = quokka_project(tenant, "Per region", spec)
+    annotator = tenant.user("annotator")
+    login(page, annotator.email)
+    open_workspace(page, project)
+    describe = page.locator('.ws-control[data-control="describe"]')
+    expect(describe).to_be_hidden()
+    sharpness = page.locator('.ws-control[data-control="sharpness"]')
+    expect(sharpness).to_have_class(re.compile("inactive"))  # no region selected yet
+    canvas = page.locator(".canvas-wrap canvas").first
+    canvas.scroll_into_view_if_needed()
+    drag(page, canvas.bounding_box(), (0.3, 0.3), (0.6, 0.7))  # the new box is selected
+    expect(sharpness).not_to_have_class(re.compile("inactive"))
+    sharpness.get_by_label("3 of 5").click()
+    page.keyboard.press("y")
+    expect(describe).to_be_visible()
+    describe.locator("textarea").fill("A quokka, close up")
+    snap(page, "per_region")
+    submit_and_expect_done(page)
+
+    result = only_annotation(project, annotator).result
+    by_name = {item["from_name"]: item for item in result}
+    region, rating = by_name["box"], by_name["sharpness"]
+    assert rating["id"] == region["id"] and rating["value"]["rating"] == 3
+    assert {k: rating["value"][k] for k in ("x", "y", "width", "height")} == {
+        k: region["value"][k] for k in ("x", "y", "width", "height")}
+    assert by_name["animal"]["value"] == {"choices": ["yes"]}
+    assert by_name["describe"]["value"] == {"text": ["A quokka, close up"]}

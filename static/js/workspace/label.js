@@ -90,7 +90,13 @@
       } else if (control.type === "textarea") view = QW.controls.textarea(name, control, state);
       else view = QW.controls.rating(name, control, state);
       views.push(view);
-      nodes.push(el("div", { class: "ws-control", dataset: { control: name } }, view.node));
+      const box = el("div", { class: "ws-control", dataset: { control: name } }, view.node);
+      if (control.per_region) {
+        state.perRegion[name] = control.to;
+        box.classList.add("per-region");
+        box.append(el("p", { class: "muted per-region-hint" }, "About the selected region of " + control.to + "."));
+      }
+      nodes.push(box);
     }
     return { nodes: nodes, loads: loads };
   }
@@ -99,8 +105,38 @@
     return new DOMParser().parseFromString(html, "text/html").body.textContent || "";
   }
 
+  /* visible_when (Label Studio's visibleWhen): every condition must hold for the control to show. */
+  function chosenValues(name) {
+    const values = [];
+    for (const item of state.result) {
+      if (item.from_name !== name || QW.isRegion(item)) continue;
+      for (const v of (item.value.choices || item.value.taxonomy || [])) values.push(...(Array.isArray(v) ? v : [v]));
+    }
+    return values;
+  }
+
+  function visible(control) {
+    return (control.visible_when || []).every(function (condition) {
+      const wanted = condition.values || [];
+      if (condition.when === "choice-selected" || condition.when === "choice-unselected") {
+        const chosen = chosenValues(condition.control);
+        const hit = wanted.length ? wanted.some(function (v) { return chosen.includes(v); }) : chosen.length > 0;
+        return condition.when === "choice-selected" ? hit : !hit;
+      }
+      const region = state.selected && state.find(state.selected);
+      const selected = !!region && QW.isRegion(region) && (!condition.control || region.from_name === condition.control) &&
+        (!wanted.length || QW.regionLabels(region).some(function (l) { return wanted.includes(l); }));
+      return condition.when === "region-selected" ? selected : !selected;
+    });
+  }
+
   function render() {
     for (const view of views) view.render();
+    for (const box of taskBox.querySelectorAll(".ws-control[data-control]")) {
+      const name = box.dataset.control;
+      box.hidden = !visible(spec.controls[name]);
+      if (box.classList.contains("per-region")) box.classList.toggle("inactive", !state.targetRegion(name));
+    }
     renderRegions();
     buttons.undo.disabled = !state.undoStack.length;
     buttons.redo.disabled = !state.redoStack.length;
@@ -254,7 +290,7 @@
   function missingRequired() {
     const missing = [];
     for (const [name, control] of Object.entries(spec.controls)) {
-      if (!control.required || control.visible_when) continue;
+      if (!control.required || control.per_region || !visible(control)) continue;
       if (!state.result.some(function (item) { return item.from_name === name; })) missing.push(name);
     }
     return missing;
@@ -427,7 +463,10 @@
     // Text first (its caret keys, and label keys for a selection in it), then an image whose region is selected
     // or which has focus, then the whole-task controls' hotkeys, then image label keys (pick the active label).
     const images = views.filter(function (view) { return view.holder; });
-    const whole = views.filter(function (view) { return !view.holder && !textViews.includes(view); });
+    const whole = views.filter(function (view) {
+      const box = view.node.closest(".ws-control");
+      return !view.holder && !textViews.includes(view) && !(box && box.hidden);
+    });
     const handled = textViews.some(function (view) { return view.onKey(event); }) ||
       images.some(function (view) { return view.onKey(event, false); }) ||
       whole.some(function (view) { return view.onKey(event); }) ||

@@ -57,6 +57,7 @@
       this.undoStack = [];
       this.redoStack = [];
       this.listeners = [];
+      this.perRegion = {}; // per_region control name → the data field its regions are on
     }
 
     reset(result) {
@@ -79,6 +80,7 @@
       const before = JSON.stringify(this.result);
       const next = JSON.parse(before);
       mutate(next);
+      this.syncPerRegion(next);
       const after = JSON.stringify(next);
       if (after === before) return;
       if (!(options && options.merge && this.undoStack.length)) this.undoStack.push(before);
@@ -110,23 +112,65 @@
       this.emit({ selection: true });
     }
 
-    find(id) { return this.result.find(function (item) { return item.id === id; }) || null; }
+    /* The region with this id (a per-region item shares its region's id, so regions come first). */
+    find(id) {
+      return this.result.find(function (item) { return item.id === id && isRegion(item); }) ||
+        this.result.find(function (item) { return item.id === id; }) || null;
+    }
+
+    /* The region a per_region control now speaks about: the selected one, if it is on that control's object. */
+    targetRegion(name) {
+      const to = this.perRegion[name];
+      if (to === undefined) return null;
+      const region = this.selected && this.find(this.selected);
+      return region && isRegion(region) && region.to_name === to ? region : null;
+    }
+
+    /* Per-region items repeat their region's value fields (Label Studio's format): keep them equal, and drop
+       the items of deleted regions. */
+    syncPerRegion(result) {
+      const regions = {};
+      for (const item of result) if (isRegion(item)) regions[item.id] = item;
+      for (let i = result.length - 1; i >= 0; i--) {
+        const item = result[i];
+        if (this.perRegion[item.from_name] === undefined || isRegion(item)) continue;
+        const region = regions[item.id];
+        if (!region) { result.splice(i, 1); continue; }
+        const own = ownValue(item);
+        item.value = Object.assign(regionFields(region), own);
+      }
+    }
 
     itemsOf(name) { return this.result.filter(function (item) { return item.from_name === name; }); }
 
     /* The one item of a whole-task control (choices, textarea, rating), or null. */
+    /* The one item of a whole-task control (choices, textarea, rating), or with per_region, the selected
+       region's item of it; null if none. */
     whole(name) {
+      if (this.perRegion[name] !== undefined) {
+        const region = this.targetRegion(name);
+        return region ? this.result.find(function (item) {
+          return item.from_name === name && item.id === region.id && !isRegion(item);
+        }) || null : null;
+      }
       return this.result.find(function (item) { return item.from_name === name && item.type !== "relation"; }) || null;
     }
 
     setWhole(name, to, type, value) {
+      const perRegion = this.perRegion[name] !== undefined;
+      const region = perRegion ? this.targetRegion(name) : null;
+      if (perRegion && !region) return; // nothing selected to say it about
       this.change(function (result) {
-        const index = result.findIndex(function (item) { return item.from_name === name; });
+        const index = result.findIndex(function (item) {
+          return item.from_name === name && (!region || (item.id === region.id && !isRegion(item)));
+        });
         if (value === null) {
           if (index >= 0) result.splice(index, 1);
           return;
         }
-        const item = { id: index >= 0 ? result[index].id : uid(), from_name: name, to_name: to, type: type, value: value };
+        const id = region ? region.id : (index >= 0 ? result[index].id : uid());
+        const item = { id: id, from_name: name, to_name: to, type: type,
+                       value: region ? Object.assign(regionFields(region), value) : value };
         if (index >= 0) result[index] = item; else result.push(item);
       }, { merge: type === "textarea" && this.lastTyping === name });
     }
@@ -155,6 +199,20 @@
     }
   }
 
+  const REGION_RESULT = new Set(Object.values(REGION_TYPES));
+  function isRegion(item) { return REGION_RESULT.has(item.type); }
+  const OWN_KEYS = ["choices", "taxonomy", "text", "rating"];
+  function regionFields(region) {
+    const fields = JSON.parse(JSON.stringify(region.value || {}));
+    delete fields[region.type];
+    return fields;
+  }
+  function ownValue(item) {
+    const own = {};
+    for (const key of OWN_KEYS) if (item.value && key in item.value) own[key] = item.value[key];
+    return own;
+  }
+
   function regionLabels(item) {
     const key = item.type;
     return (item.value && item.value[key]) || [];
@@ -171,6 +229,6 @@
   }
 
   window.QW = { State: State, uid: uid, labelColor: labelColor, parseHotkey: parseHotkey,
-                hotkeyMatches: hotkeyMatches, REGION_TYPES: REGION_TYPES, regionLabels: regionLabels,
+                hotkeyMatches: hotkeyMatches, REGION_TYPES: REGION_TYPES, regionLabels: regionLabels, isRegion: isRegion,
                 describeRegion: describeRegion, el: window.Quorum.el };
 })();
