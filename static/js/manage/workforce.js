@@ -5,6 +5,7 @@
   const { api, apiAll, el, clear, fmt, pct, when, say } = window.QM;
   const status = document.getElementById("wf-status");
   let pools = [];
+  let skillNames = {};
 
   function empty(tbody, cols, text) { tbody.append(el("tr", {}, el("td", { colspan: cols, class: "muted", text }))); }
 
@@ -40,6 +41,7 @@
 
   async function loadSkills() {
     const skills = await apiAll("/workforce/skills?page_size=200", 1000);
+    skillNames = Object.fromEntries(skills.map((s) => [s.id, s.name]));
     const tbody = clear(document.querySelector("#skills-table tbody"));
     if (!skills.length) empty(tbody, 3, "No skills yet.");
     const picker = document.getElementById("ann-skill");
@@ -56,7 +58,7 @@
     if (!exams.length) empty(tbody, 8, "No exams yet.");
     for (const x of exams) {
       tbody.append(el("tr", {}, [el("td", { text: x.name }), el("td", { text: x.kind }), el("td", { text: x.project ? `#${x.project}` : "—" }),
-        el("td", { class: "num", text: fmt(x.tasks_total) }), el("td", { text: x.skill ? `skill #${x.skill} → ${x.skill_level}` : "—" }),
+        el("td", { class: "num", text: fmt(x.tasks_total) }), el("td", { text: x.skill ? `${skillNames[x.skill] || "skill #" + x.skill} → ${x.skill_level}` : "—" }),
         el("td", { class: "num", text: pct(x.pass_threshold) }), el("td", { class: "num", text: fmt(x.max_attempts) }), el("td", { text: x.active ? "yes" : "no" })]));
     }
   }
