@@ -58,8 +58,12 @@
       const box = el("section", { class: "ws-object", "aria-label": name }, el("h2", {}, name));
       if (field.type === "text" || field.type === "html") {
         const text = typeof value === "string" ? value : JSON.stringify(value);
-        const view = QW.text.textObject(name, field.type === "html" ? htmlText(text) : text,
-                                        controlsOfType(["spans"], name), state, {});
+        // Spans over HTML are stored with XPaths (hypertextlabels); this view marks plain text only.
+        const spans = field.type === "text" ? controlsOfType(["spans"], name) : [];
+        const view = QW.text.textObject(name, field.type === "html" ? htmlText(text) : text, spans, state, {});
+        if (field.type !== "text" && controlsOfType(["spans", "html_spans"], name).length) {
+          box.append(el("p", { class: "muted" }, "Marking spans in HTML is not supported in this view yet."));
+        }
         textViews.push(view); views.push(view);
         box.append(view.node);
       } else if (field.type === "paragraphs") {
