@@ -275,34 +275,88 @@ def _write_batch(project, schema_version, rows, report, *, on_duplicate, source,
 
 
 def _attach(project, schema_version, attach, now):
+    """Store the imported annotations (each with its first version) and predictions of a batch's tasks."""
     annotations, predictions, counts = [], [], {}
     for task_id, row in attach:
         for result, author, meta, lead_ms in row.annotations:
-            annotations.append(Annotation(
-                organization_id=project.organization_id, project=project, task_id=task_id, author=author,
-                result=result, schema_version=schema_version, lead_time_ms=lead_ms, source=Annotation.Source.IMPORT,
-                status=Annotation.Status.ACCEPTED,
-                meta=meta, created_at=now, updated_at=now,
-            ))
+            annotations.append((task_id, result, author, meta, lead_ms))
             counts[task_id] = counts.get(task_id, 0) + 1
         for result, score, model_version in row.predictions:
-            predictions.append(Prediction(
-                organization_id=project.organization_id, project=project, task_id=task_id, result=result,
-                score=score, model_version=model_version, schema_version=schema_version, created_at=now,
-            ))
+            predictions.append((task_id, result, score, model_version))
     if annotations:
-        Annotation.objects.bulk_create(annotations, batch_size=2000)
-        AnnotationVersion.objects.bulk_create(
-            [AnnotationVersion(annotation=a, version=1, result=a.result, schema_version=schema_version,
-                               author=a.author, reason="imported", source=Annotation.Source.IMPORT,
-                               created_at=now) for a in annotations],
-            batch_size=2000,
-        )
+        store = _store_annotations_postgres if connection.vendor == "postgresql" else _store_annotations_generic
+        store(project, schema_version, annotations, now)
         _count_annotations(sorted(counts.items()), now)
     if predictions:
-        Prediction.objects.bulk_create(predictions, batch_size=2000)
+        store = _store_predictions_postgres if connection.vendor == "postgresql" else _store_predictions_generic
+        store(project, schema_version, predictions, now)
         signals.predictions_added.send(sender=Prediction, project=project,
-                                       scores=[(p.task_id, p.score) for p in predictions])
+                                       scores=[(task_id, score) for task_id, _, score, _ in predictions])
+
+
+def _copy_json(value) -> bytes:
+    return _checked_json("result", orjson.dumps(value))
+
+
+def _copy_number(value) -> bytes:
+    return b"\\N" if value is None else str(value).encode()
+
+
+def _store_annotations_postgres(project, schema_version, annotations, now) -> None:
+    """COPY into a staging table, then one statement inserts the annotations and, from what it returns, their
+    first versions (Django's bulk_create quotes every value of both in Python: 200 µs an annotation)."""
+    lines = b"".join(
+        b"%d\t%d\t%s\t%s\t%s\t%s\n" % (ord_, task_id, _copy_number(author.pk if author else None), _copy_json(result),
+                                    _copy_json(meta or {}), _copy_number(lead_ms))
+        for ord_, (task_id, result, author, meta, lead_ms) in enumerate(annotations))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS quorum_annotation_import (ord int, task_id bigint, author_id bigint, "
+            "result jsonb, meta jsonb, lead_time_ms int) ON COMMIT DELETE ROWS; TRUNCATE quorum_annotation_import")
+        with cursor.cursor.copy("COPY quorum_annotation_import FROM STDIN") as copy:
+            copy.write(lines)
+        cursor.execute(
+            "WITH made AS (INSERT INTO tasks_annotation (organization_id, project_id, task_id, author_id, "
+            "model_version, result, version, schema_version, lead_time_ms, source, status, meta, idempotency_key, "
+            "created_at, updated_at) "
+            "SELECT %s, %s, task_id, author_id, '', result, 1, %s, lead_time_ms, %s, %s, meta, '', %s, %s "
+            "FROM quorum_annotation_import ORDER BY ord RETURNING id, result, author_id) "
+            "INSERT INTO tasks_annotationversion (annotation_id, version, result, schema_version, author_id, reason, "
+            "source, created_at) SELECT id, 1, result, %s, author_id, 'imported', %s, %s FROM made",
+            [project.organization_id, project.pk, schema_version, Annotation.Source.IMPORT, Annotation.Status.ACCEPTED,
+             now, now, schema_version, Annotation.Source.IMPORT, now])
+
+
+def _store_annotations_generic(project, schema_version, annotations, now) -> None:
+    made = Annotation.objects.bulk_create([
+        Annotation(organization_id=project.organization_id, project=project, task_id=task_id, author=author,
+                   result=result, schema_version=schema_version, lead_time_ms=lead_ms,
+                   source=Annotation.Source.IMPORT, status=Annotation.Status.ACCEPTED, meta=meta, created_at=now,
+                   updated_at=now)
+        for task_id, result, author, meta, lead_ms in annotations], batch_size=2000)
+    AnnotationVersion.objects.bulk_create(
+        [AnnotationVersion(annotation=a, version=1, result=a.result, schema_version=schema_version, author=a.author,
+                           reason="imported", source=Annotation.Source.IMPORT, created_at=now) for a in made],
+        batch_size=2000)
+
+
+def _store_predictions_postgres(project, schema_version, predictions, now) -> None:
+    prefix = b"%d\t%d\t" % (project.organization_id, project.pk)
+    suffix = b"\t%d\t%s\n" % (schema_version, now.isoformat().encode())
+    lines = b"".join(prefix + b"%d\t%s\t%s\t%s" % (task_id, _copy_text(model_version or ""), _copy_json(result),
+                                                    _copy_number(score)) + suffix
+                     for task_id, result, score, model_version in predictions)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            "COPY tasks_prediction (organization_id, project_id, task_id, model_version, result, score, "
+            "schema_version, created_at) FROM STDIN") as copy:
+        copy.write(lines)
+
+
+def _store_predictions_generic(project, schema_version, predictions, now) -> None:
+    Prediction.objects.bulk_create([
+        Prediction(organization_id=project.organization_id, project=project, task_id=task_id, result=result,
+                   score=score, model_version=model_version, schema_version=schema_version, created_at=now)
+        for task_id, result, score, model_version in predictions], batch_size=2000)
 
 
 def _count_annotations(counts: list[tuple[int, int]], now, chunk: int = 1000) -> None:

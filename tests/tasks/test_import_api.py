@@ -226,3 +226,44 @@ def test_tricky_text_survives_the_copy_path_exactly(project, as_role):
     for task_id, row in zip(body["task_ids"], rows, strict=True):
         task = Task.objects.get(pk=task_id)
         assert (task.data, task.meta, task.external_id) == (row["data"], row["meta"], row["external_id"])
+
+
+def test_imported_results_keep_every_character_and_each_annotation_its_first_version(tenant, as_role):
+    """Annotations and predictions go to PostgreSQL through COPY: tabs, newlines, backslashes and quotes in
+    results, meta and model versions must arrive unchanged, in order, with a version per annotation."""
+    spec = {"data": {"text": {"type": "text"}},
+            "controls": {"note": {"type": "textarea", "to": "text"},
+                         "sentiment": {"type": "choices", "to": "text", "labels": [{"value": "fresh"}]}}}
+    manager = as_role("manager")
+    made = manager.post("/api/v1/projects", {"name": "Notes", "label_schema": spec}, format="json").json()
+    awkward = 'tab\there\nnew line \\ back\\slash "quoted" \\N é ✓'
+
+    def note(text):
+        return [{"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [text]}}]
+
+    rows = [{"data": {"text": f"task {i}"},
+             "annotations": [{"completed_by": tenant.user("annotator").email, "result": note(f"{awkward} {i}.{j}")}
+                             for j in range(i % 3)],
+             "predictions": [{"model_version": "m\t1\\x", "score": None if i % 2 else 0.25,
+                              "result": note(f"{awkward} p{i}")}] if i % 2 == 0 or i == 3 else []}
+            for i in range(12)]
+    response = post(manager, made, json.dumps(rows), "application/json")
+    assert response.status_code == 201 and response.json()["errors"] == [], response.content
+    for task in Task.objects.filter(project_id=made["id"]).order_by("id"):
+        i = int(task.data["text"].split()[1])
+        annotations = list(Annotation.objects.filter(task=task).order_by("id"))
+        assert [a.result[0]["value"]["text"][0] for a in annotations] == [f"{awkward} {i}.{j}" for j in range(i % 3)]
+        assert task.annotations_count == i % 3
+        assert all(a.source == "import" and a.status == "accepted" and a.version == 1 and a.schema_version == 1
+                   and a.author == tenant.user("annotator") and a.meta == {} for a in annotations)
+        for a in annotations:
+            (version,) = AnnotationVersion.objects.filter(annotation=a)
+            assert (version.version, version.result, version.author_id, version.reason) == (1, a.result, a.author_id,
+                                                                                         "imported")
+        predictions = list(Prediction.objects.filter(task=task))
+        if i % 2 == 0 or i == 3:
+            (prediction,) = predictions
+            assert prediction.model_version == "m\t1\\x" and prediction.score == (None if i % 2 else 0.25)
+            assert prediction.result == note(f"{awkward} p{i}") and prediction.schema_version == 1
+        else:
+            assert predictions == []
