@@ -45,6 +45,7 @@ def submit_and_expect_done(page):
         page.keyboard.press("Control+Enter")
     assert answer.value.status == 201, answer.value.text()
     expect(page.locator("[data-done]")).to_be_visible()
+    expect(page.locator('[data-action="undo"]')).to_be_disabled()
     snap(page, "nothing_left")
 
 
@@ -339,3 +340,28 @@ def test_per_region_controls_and_controls_shown_only_when_a_choice_is_made(tenan
         k: region["value"][k] for k in ("x", "y", "width", "height")}
     assert by_name["animal"]["value"] == {"choices": ["yes"]}
     assert by_name["describe"]["value"] == {"text": ["A quokka, close up"]}
+
+
+def test_gold_feedback_is_shown_after_the_submit(tenant, page):
+    spec = {"data": {"text": {"type": "text"}},
+            "controls": {"sentiment": {"type": "choices", "to": "text",
+                                       "labels": [{"value": "positive", "hotkey": "1"},
+                                                  {"value": "negative", "hotkey": "2"}]}}}
+    gold = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["positive"]}}]
+    project = make_project(tenant, "Gold", spec, [{"data": {"text": "Simply the best."}, "gold": {"result": gold}}],
+                           settings={"gold_rate": 0.5, "gold_feedback": True})
+    annotator = tenant.user("annotator")
+    login(page, annotator.email)
+    # The only task is gold, served at the gold rate (90 % for a newcomer); else "nothing left": ask again.
+    for _ in range(10):
+        visit(page, f"/app/label/{project.pk}/", name="gold")
+        page.wait_for_selector("[data-task]:not([hidden]), [data-done]:not([hidden])")
+        if page.locator("[data-task]").is_visible():
+            break
+    expect(page.locator("[data-task]")).to_contain_text("Simply the best.")
+    page.keyboard.press("2")  # the wrong answer
+    submit_and_expect_done(page)
+    feedback = page.locator("[data-feedback]")
+    expect(feedback).to_contain_text("Not quite")
+    expect(feedback).to_contain_text("Expected: sentiment: positive")
+    snap(page, "gold_feedback")

@@ -240,6 +240,9 @@
     if (response.status === 204) {
       lease = null;
       expiresAt = null;
+      views = []; textViews = [];
+      taskBox.replaceChildren();
+      state.reset([]);
       taskBox.hidden = true;
       $("[data-loading]").hidden = true;
       $("[data-lease-timer]").hidden = true;
