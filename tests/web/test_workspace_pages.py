@@ -1,12 +1,18 @@
 """The annotator workspace's pages through Django's test client: login, roles, tenants, CSP, no inline script."""
 
+import io
+import json
 import re
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from apps.orgs.tenancy import SESSION_KEY
 from apps.projects.services import project_create
+from apps.tasks.imports import tasks_import
+from apps.tasks.models import Task
 
 from ..factories import MembershipFactory
 
@@ -114,8 +120,6 @@ def test_pages_send_a_strict_csp_and_carry_no_inline_script(tenant, project, pat
 
 
 def test_task_media_of_a_task_not_mine_is_404(tenant, project):
-    from apps.tasks.models import Task
-
     task = Task.objects.create(project=project, organization=tenant.org, data={"image": "demo/quokka/quokka.jpg"})
     assert browser(tenant.user("annotator")).get(f"/app/tasks/{task.pk}/media/image/").status_code == 404
 
@@ -131,3 +135,25 @@ def test_the_session_is_renewed_by_each_page_and_ends_after_the_idle_time(tenant
     response = client.get("/app/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert client.get("/api/v1/me/projects").json()["error"]["code"] == "not_authenticated"
+
+
+def test_task_media_by_storage_key_is_served_to_the_lease_holder_under_the_project_prefix(tenant, project):
+    key = default_storage.save(f"projects/{project.pk}/pixel.png", ContentFile(b"\x89PNG fake"))
+    outside = default_storage.save("elsewhere/pixel.png", ContentFile(b"\x89PNG other"))
+    try:
+        rows = json.dumps([{"text": "t", "image": key}, {"text": "u", "image": outside}]).encode()
+        tasks_import(project=project, actor=tenant.user("manager"), stream=io.BytesIO(rows), fmt="json")
+        client = browser(tenant.user("annotator"))
+        served = []
+        for _ in range(2):
+            lease = client.post(f"/api/v1/projects/{project.pk}/next")
+            assert lease.status_code == 200
+            task = lease.json()["task"]
+            response = client.get(f"/app/tasks/{task['id']}/media/image/")
+            served.append((task["data"]["image"], response.status_code,
+                           b"".join(response.streaming_content) if response.status_code == 200 else b""))
+            client.post(f"/api/v1/assignments/{lease.json()['assignment']['id']}/skip")
+        assert sorted(served) == sorted([(key, 200, b"\x89PNG fake"), (outside, 404, b"")])
+    finally:
+        default_storage.delete(key)
+        default_storage.delete(outside)
