@@ -17,8 +17,6 @@ urlpatterns = [
     path("projects/new/", project_pages.project_new, name="web-project-new"),
     path("projects/<int:project_id>/", project_pages.project_dashboard, name="web-project"),
     path("projects/<int:project_id>/import/", project_pages.project_import, name="web-project-import"),
-    path("projects/<int:project_id>/import/upload/", export_pages.project_import_upload,
-         name="web-project-import-upload"),
     path("projects/<int:project_id>/quality/", qa_pages.project_quality, name="web-project-quality"),
     path("projects/<int:project_id>/exports/", export_pages.project_exports, name="web-project-exports"),
     path("workforce/", workforce_pages.workforce, name="web-workforce"),

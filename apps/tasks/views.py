@@ -13,7 +13,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from apps.jobs.services import job_start
-from apps.orgs.api import OrgAPIView, OrgViewSet, validated
+from apps.orgs.api import OrgAPIView, OrgViewSet, UnreadBody, validated
 from apps.orgs.errors import ApiError, NotFound
 from apps.orgs.roles import EVERYONE, MANAGERS, READERS, REVIEWERS
 from apps.projects.selectors import access_project, projects_visible
@@ -58,6 +58,7 @@ class ProjectImportView(OrgAPIView):
     """POST /projects/{id}/import: JSON array, JSONL, CSV or Label Studio JSON (API.md)."""
 
     roles = {"POST": EVERYONE}  # the role is checked after the project lookup (404 before 403)
+    parser_classes = [UnreadBody]  # the body is streamed from the request below
 
     @extend_schema(
         request={"application/json": dict, "application/x-ndjson": str, "text/csv": str,
@@ -149,6 +150,7 @@ class ProjectMediaView(OrgAPIView):
     """POST /projects/{id}/media: images, audio… as multipart `files` (several allowed) or one zip."""
 
     roles = {"POST": EVERYONE}  # checked after the project lookup
+    parser_classes = [UnreadBody]  # Django reads the multipart files below
 
     @extend_schema(
         request={"multipart/form-data": inline_serializer("MediaUpload", {

@@ -267,3 +267,25 @@ def test_imported_results_keep_every_character_and_each_annotation_its_first_ver
             assert prediction.result == note(f"{awkward} p{i}") and prediction.schema_version == 1
         else:
             assert predictions == []
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/json", b'[{"text": "one"}, {"text": "two"}]'),
+    ("application/x-ndjson", b'{"text": "one"}\n{"text": "two"}\n'),
+    ("text/csv", b"text\none\ntwo\n"),
+])
+def test_a_browser_session_imports_any_format_with_its_csrf_header(project, tenant, content_type, body):
+    """With a session (not a token) DRF checks CSRF; that check must neither refuse the body nor consume the
+    stream the import reads, and without the token it refuses."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tenant.user("manager"))
+    client.get("/app/projects/")  # a page sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    url = f"/api/v1/projects/{project['id']}/import"
+    response = client.generic("POST", url, body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] == 2
+    refused = client.generic("POST", url, b'[{"text": "three"}]', content_type="application/json")
+    assert refused.status_code == 403 and Task.objects.filter(project_id=project["id"]).count() == 2

@@ -203,37 +203,37 @@ def _csrf_browser(user) -> tuple[Client, str]:
     return client, client.cookies["csrftoken"].value
 
 
-def test_the_import_upload_runs_the_import_api_with_a_checked_csrf_token(tenant, project):
+def test_the_import_pages_upload_reaches_the_import_api_with_a_session_and_its_csrf_token(tenant, project):
     client, token = _csrf_browser(tenant.user("manager"))
     upload = SimpleUploadedFile("rows.jsonl", b'{"text": "one"}\n{"text": "two"}\n{"text": "one"}\n')
-    response = client.post(f"/app/projects/{project.pk}/import/upload/?on_duplicate=skip", {"file": upload},
+    response = client.post(f"/api/v1/projects/{project.pk}/import?on_duplicate=skip", {"file": upload},
                            HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 201, response.content
     assert response.json()["created"] == 2 and response.json()["duplicates"] == 1
-    refused = client.post(f"/app/projects/{project.pk}/import/upload/",
+    refused = client.post(f"/api/v1/projects/{project.pk}/import",
                           {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "three"}\n')})
     assert refused.status_code == 403  # no CSRF token
 
 
 def test_the_import_upload_keeps_the_api_rules(tenant, project, foreign_project):
     annotator, token = _csrf_browser(tenant.user("annotator"))
-    response = annotator.post(f"/app/projects/{project.pk}/import/upload/",
+    response = annotator.post(f"/api/v1/projects/{project.pk}/import",
                               {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "x"}\n')},
                               HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 403
     manager, token = _csrf_browser(tenant.user("manager"))
-    response = manager.post(f"/app/projects/{foreign_project.pk}/import/upload/",
+    response = manager.post(f"/api/v1/projects/{foreign_project.pk}/import",
                             {"file": SimpleUploadedFile("rows.jsonl", b'{"text": "x"}\n')},
                             HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    assert manager.get(f"/app/projects/{project.pk}/import/upload/").status_code == 405
+    assert manager.get(f"/api/v1/projects/{project.pk}/import").status_code == 405
 
 
 def test_a_large_upload_answers_with_the_import_job_to_follow(tenant, project, settings, own_celery_queue):
     settings.IMPORT_ASYNC_BYTES = 10
     client, token = _csrf_browser(tenant.user("manager"))
     upload = SimpleUploadedFile("rows.jsonl", b'{"text": "one"}\n{"text": "two"}\n')
-    response = client.post(f"/app/projects/{project.pk}/import/upload/", {"file": upload},
+    response = client.post(f"/api/v1/projects/{project.pk}/import", {"file": upload},
                            HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 202, response.content
     job = response.json()["job"]

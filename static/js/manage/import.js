@@ -16,8 +16,7 @@
   function upload(file, onDuplicate) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      // The page URL runs POST /api/v1/projects/{id}/import (see apps/exports/web.py: project_import_upload).
-      xhr.open("POST", `/app/projects/${projectId}/import/upload/?on_duplicate=${encodeURIComponent(onDuplicate)}`);
+      xhr.open("POST", `/api/v1/projects/${projectId}/import?on_duplicate=${encodeURIComponent(onDuplicate)}`);
       xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
       xhr.setRequestHeader("Accept", "application/json");
       xhr.upload.addEventListener("progress", (event) => {
