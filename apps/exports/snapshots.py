@@ -289,11 +289,13 @@ def _items_sql(snapshot, project) -> list[tuple]:
            jsonb_build_object('agreement', t.agreement, 'confidence', t.consensus_confidence, 'consensus', {frozen},
                               'method', COALESCE(t.consensus_method, ''))
       FROM tasks_task t
-      LEFT JOIN LATERAL (
-           SELECT jsonb_agg(jsonb_build_array(a.id, a.version) ORDER BY a.id) AS pins,
+      LEFT JOIN (
+           SELECT a.task_id, jsonb_agg(jsonb_build_array(a.id, a.version) ORDER BY a.id) AS pins,
                   (array_agg(a.id ORDER BY a.id DESC))[1] AS chosen,
                   (array_agg(a.version ORDER BY a.id DESC))[1] AS version
-             FROM tasks_annotation a WHERE a.task_id = t.id AND {_INCLUDED_SQL[snapshot.filter]}) inc ON true
+             FROM tasks_annotation a
+            WHERE a.project_id = {int(project.pk)} AND {_INCLUDED_SQL[snapshot.filter]}
+            GROUP BY a.task_id) inc ON inc.task_id = t.id
      CROSS JOIN LATERAL (SELECT {chosen} AS chosen, {chosen_version} AS version, {result} AS result) item
      CROSS JOIN LATERAL (SELECT {_UNIT_SQL.format(seed=int(snapshot.seed))} AS value) u
      WHERE t.project_id = {int(project.pk)} {"" if snapshot.include_gold else "AND NOT t.is_gold"}
