@@ -118,6 +118,27 @@ class _Unclosable(io.RawIOBase):
         return self.handle.write(data)
 
 
+class Batched:
+    """Many small writes gathered and handed on a megabyte at a time (a write into a spooled file costs a few
+    microseconds of Python each: a tenth of a JSON Lines export). `flush()` before the file is read or closed."""
+
+    LIMIT = 1024 * 1024
+
+    def __init__(self, handle):
+        self.handle, self.parts, self.size = handle, [], 0
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= self.LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.handle.write(b"".join(self.parts))
+            self.parts, self.size = [], 0
+
+
 def records_of(items) -> Iterator[Record]:
     """Helper for tests and the command: the records of an iterable, unchanged."""
     yield from items

@@ -346,11 +346,13 @@ def _counts(snapshot, project, tally: list[tuple]) -> tuple[dict, str]:
     return counts, hashlib.sha256(f"items:{tasks};md5-60 sum:{digest_sum}".encode()).hexdigest()
 
 
-def _items_python(snapshot, project) -> tuple[dict, str]:
-    """The items chosen and split in Python (stratified, or SQLite); returns (counts, checksum of the fields)."""
+def _items_python(snapshot, project, *, postgres: bool | None = None) -> tuple[dict, str]:
+    """The items chosen and split in Python (stratified, or SQLite); returns (counts, checksum of the fields).
+    `postgres=False` reads and writes through the ORM whatever the database (the tests run SQLite's path so)."""
     filter_, fractions, stratify = snapshot.filter, snapshot.split, snapshot.stratify
     compiled = compile_spec(project_spec(project)) if stratify else None
-    postgres = connection.vendor == "postgresql"
+    if postgres is None:
+        postgres = connection.vendor == "postgresql"
     chunks = (_task_rows_postgres if postgres else _task_rows_generic)(project, snapshot.include_gold)
     items = (_CopyItems if postgres else _OrmItems)(snapshot)
     splitter = Splitter(fractions, snapshot.seed, stratify)

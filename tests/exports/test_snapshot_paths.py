@@ -5,7 +5,14 @@ import pytest
 from django.db import connection
 
 from apps.exports.models import DatasetSnapshot, SnapshotItem
-from apps.exports.snapshots import Splitter, _records_generic, _unit, snapshot_create, snapshot_records
+from apps.exports.snapshots import (
+    Splitter,
+    _items_python,
+    _records_generic,
+    _unit,
+    snapshot_create,
+    snapshot_records,
+)
 from apps.projects.services import project_create
 from apps.tasks.models import Annotation, AnnotationVersion, Prediction, Task
 
@@ -96,3 +103,19 @@ def test_the_split_hash_is_uniform_and_matches_the_splitter():
     parts = [splitter.assign(task_id, None) for task_id in range(20000)]
     assert abs(parts.count("train") / 20000 - 0.8) < 0.01 and abs(parts.count("test") / 20000 - 0.1) < 0.01
 
+
+
+@pytest.mark.parametrize("filter_", list(DatasetSnapshot.Filter.values))
+def test_the_orm_path_of_sqlite_chooses_the_same_items(mixed, filter_):
+    """Embedded mode (SQLite) reads tasks and writes items through the ORM: run those steps here and compare."""
+    project, manager = mixed
+    fast = snapshot_create(project=project, actor=manager, filter=filter_, include_gold=True,
+                           split={"train": 0.7, "test": 0.3}, seed=3)
+    orm = DatasetSnapshot.objects.create(organization=project.organization, project=project, schema_version=1,
+                                         filter=filter_, include_gold=True, split={"train": 0.7, "test": 0.3},
+                                         seed=3, counts={}, checksum="")
+    counts, checksum = _items_python(orm, project, postgres=False)
+    assert items(orm) == items(fast)
+    assert {key: counts[key] for key in ("tasks", "annotations", "gold", "splits")} == {
+        key: fast.counts[key] for key in ("tasks", "annotations", "gold", "splits")}
+    assert counts["unlabeled"] == fast.counts["unlabeled"] and len(checksum) == 64

@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from apps.exports.records import Options, Output, Record
+from apps.exports.records import Batched, Options, Output, Record
 from apps.projects.label_spec import compile_spec
 
 DRAWING_TYPES = ("bbox", "polygon")  # controls whose regions these formats carry
@@ -293,14 +293,15 @@ class _Array:
 
     def __init__(self):
         self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self.batch = Batched(self.file)
         self.count = 0
 
     def add(self, item: dict) -> None:
-        self.file.write(b",\n" if self.count else b"\n")
-        self.file.write(dumps(item))
+        self.batch.write((b",\n" if self.count else b"\n") + dumps(item))
         self.count += 1
 
     def copy_to(self, out) -> None:
+        self.batch.flush()
         self.file.seek(0)
         while chunk := self.file.read(1024 * 1024):
             out.write(chunk)

@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
-from apps.exports.records import Annotation, Options, Output, Record
+from apps.exports.records import Annotation, Batched, Options, Output, Record
 
 FILE_NAME = "export.json"
 _OPTIONS = orjson.OPT_SORT_KEYS
@@ -50,6 +50,7 @@ def task_object(record: Record) -> dict:
 def write_json_array(records: Iterable[Record], to_object: Callable[[Record], dict], handle) -> dict:
     """Stream records as a JSON array, one element per line; returns the counts."""
     tasks = annotations = predictions = 0
+    handle = Batched(handle)
     handle.write(b"[")
     for record in records:
         handle.write(b"\n" if not tasks else b",\n")
@@ -58,6 +59,7 @@ def write_json_array(records: Iterable[Record], to_object: Callable[[Record], di
         annotations += len(record.annotations)
         predictions += len(record.predictions)
     handle.write(b"\n]\n" if tasks else b"]\n")
+    handle.flush()
     return {"tasks": tasks, "annotations": annotations, "predictions": predictions}
 
 

@@ -82,7 +82,9 @@ class Command(BaseCommand):
                 os.unlink(partial)
         if show:
             self.stderr.write("")
+        seconds = round(time.monotonic() - started, 3)
         self.stderr.write(f"exported snapshot {frozen.pk} of project {project.pk} as {format} to {out} "
-                          f"({os.path.getsize(out):,} bytes) in {time.monotonic() - started:.1f} s "
+                          f"({os.path.getsize(out):,} bytes) in {seconds:.1f} s "
                           f"(suggested name {file_name(export, counts['archive'])})")
-        self.stdout.write(json.dumps({"snapshot": frozen.pk, "checksum": frozen.checksum, "file": out, **counts}))
+        self.stdout.write(json.dumps({"snapshot": frozen.pk, "checksum": frozen.checksum, "file": out,
+                                      "seconds": seconds, **counts}))
