@@ -204,7 +204,7 @@ class _OrmItems:
             snapshot=self.snapshot, task_id=task_id, split=split, annotation_id=annotation_id,
             annotation_version=version, result=None if result is None else orjson.loads(result),
             meta=None if meta is None else orjson.loads(meta), annotations=orjson.loads(pinned),
-            quality=orjson.loads(quality)))
+            quality=None if quality is None else orjson.loads(quality)))
 
     def flush(self) -> None:
         SnapshotItem.objects.bulk_create(self.items, batch_size=CHUNK)
@@ -286,8 +286,10 @@ def _items_sql(snapshot, project) -> list[tuple]:
                                       annotations, quality)
     SELECT {int(snapshot.pk)}, t.id, {part}, item.chosen, item.version, item.result, NULLIF(t.meta, '{{}}'::jsonb),
            COALESCE(inc.pins, '[]'::jsonb),
-           jsonb_build_object('agreement', t.agreement, 'confidence', t.consensus_confidence, 'consensus', {frozen},
-                              'method', COALESCE(t.consensus_method, ''))
+           CASE WHEN t.agreement IS NULL AND t.consensus_confidence IS NULL AND {frozen} IS NULL
+                     AND COALESCE(t.consensus_method, '') = '' THEN NULL
+                ELSE jsonb_build_object('agreement', t.agreement, 'confidence', t.consensus_confidence,
+                                        'consensus', {frozen}, 'method', COALESCE(t.consensus_method, '')) END
       FROM tasks_task t
       LEFT JOIN (
            SELECT a.task_id, jsonb_agg(jsonb_build_array(a.id, a.version) ORDER BY a.id) AS pins,
@@ -377,9 +379,12 @@ def _items_python(snapshot, project, *, postgres: bool | None = None) -> tuple[d
                 stratum = _stratum(compiled, labels)
             part = splitter.assign(task_id, stratum)
             pinned = "[" + ", ".join(f"[{a[0]}, {a[1]}]" for a in included) + "]"
-            quality = (f'{{"agreement": {_number(agreement)}, "confidence": {_number(confidence)}, '
-                       f'"consensus": {"null" if consensus_filter or consensus_result is None else consensus_result},'
-                       f' "method": {orjson.dumps(method or "").decode()}}}')
+            frozen = None if consensus_filter else consensus_result
+            quality = None  # nothing to keep (no consensus, no agreement): NULL, as in _items_sql
+            if agreement is not None or confidence is not None or frozen is not None or method:
+                quality = (f'{{"agreement": {_number(agreement)}, "confidence": {_number(confidence)}, '
+                           f'"consensus": {"null" if frozen is None else frozen}, '
+                           f'"method": {orjson.dumps(method or "").decode()}}}')
             fields = (task_id, part, chosen[0] if chosen else None, chosen[1] if chosen else None, result,
                       None if meta in (None, "{}") else meta, pinned, quality)
             items.add(fields)
