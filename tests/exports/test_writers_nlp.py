@@ -342,12 +342,17 @@ def test_parquet_of_spans_keeps_the_result_as_json_and_has_no_label():
                                                                               "Oxford"]
 
 
-def test_parquet_reads_back_with_datasets():
-    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed in this venv")
+def test_parquet_reads_back_with_datasets(monkeypatch, tmp_path):
+    # Offline, with its cache in the test's folder: the library must never reach for the hub.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import datasets
+
     files = export(parquet, review_records(), REVIEW_SPEC)
-    path = Path(__import__("tempfile").mkdtemp()) / "train.parquet"
+    path = tmp_path / "train.parquet"
     path.write_bytes(files["train.parquet"])
-    dataset = datasets.Dataset.from_parquet(str(path))
+    dataset = datasets.Dataset.from_parquet(str(path), cache_dir=str(tmp_path / "cache"))
     assert dataset.features["label_id"].names == ["fresh", "rotten"]
     assert dataset.num_rows == 180
 
