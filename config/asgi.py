@@ -19,3 +19,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from config.heap import freeze_startup_heap  # noqa: E402
+
+freeze_startup_heap()

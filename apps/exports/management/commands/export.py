@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.orgs.errors import ApiError
 from apps.projects.models import Project
+from config.heap import freeze_startup_heap
 
 from ...formats import FORMATS
 from ...models import DatasetSnapshot, Export
@@ -52,6 +53,7 @@ class Command(BaseCommand):
         project = Project.objects.filter(pk=project_id, deleted_at__isnull=True).first()
         if project is None:
             raise CommandError(f"no project {project_id}")
+        freeze_startup_heap()
         started = time.monotonic()
         try:
             if snapshot:

@@ -14,6 +14,7 @@ from apps.projects.models import Project
 from apps.tasks.import_formats import ImportFormatError, detect_format
 from apps.tasks.imports import tasks_import
 from apps.tasks.models import Task
+from config.heap import freeze_startup_heap
 
 
 class Command(BaseCommand):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"no project {project_id}")
         actor = self._actor(project, as_email)
+        freeze_startup_heap()
         try:
             fmt = format or detect_format(None, file)
             size = os.path.getsize(file)
