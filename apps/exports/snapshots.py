@@ -305,7 +305,6 @@ def _items_sql(snapshot, project) -> list[tuple]:
     RETURNING split, jsonb_array_length(annotations) AS pins, {_ITEM_HASH} AS hash
     """
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
         cursor.execute(f"WITH inserted AS ({sql}) " + _TALLY.format(source="inserted"))
         return cursor.fetchall()
 
@@ -492,40 +491,21 @@ def _loads(text):
 
 def _copy_out(sql: str, types: list[str]) -> Iterator[tuple]:
     """The rows of `sql` through COPY … TO STDOUT: PostgreSQL sends them as fast as this process takes them
-    (its process and this one work at once; a server-side cursor would wait for each fetch). In a transaction
-    of its own so that JIT compilation can be turned off for it: it costs more than it saves on these plans."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            yield from copy.rows()
+    (its process and this one work at once; a server-side cursor would wait for each fetch)."""
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        yield from copy.rows()
 
 
 def _records_postgres(snapshot) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     row, made = None, []
 
-    consensus_filter = snapshot.filter == DatasetSnapshot.Filter.CONSENSUS
-    loads = orjson.loads
-
-    def finished() -> Record:  # _record's work, inlined: this runs once per task of every export
+    def finished() -> Record:
         task_id, part, annotation_id, version, result, meta, quality, data, external_id, is_gold, predictions = row
-        quality = loads(quality) if quality is not None else {}
-        result = loads(result) if result is not None else None
-        chosen = None
-        for one in made:
-            if one.id == annotation_id and one.version == version:
-                chosen = one
-        labels = result if result is not None else (chosen.result if chosen else None)
-        frozen = result if consensus_filter else quality.get("consensus")
-        return Record(
-            task_id=task_id, data=loads(data), meta=loads(meta) if meta is not None else {}, split=part,
-            result=labels or [], chosen=chosen, annotations=tuple(made),
-            consensus=None if frozen is None else {"result": frozen, "confidence": quality.get("confidence"),
-                                                   "method": quality.get("method")},
-            predictions=() if predictions is None else tuple(
-                {"result": r, "score": score, "model_version": model} for r, score, model in loads(predictions)),
-            external_id=external_id, is_gold=is_gold, agreement=quality.get("agreement"))
+        found = [{"result": r, "score": score, "model_version": model} for r, score, model in _loads(predictions) or ()]
+        return _record(snapshot, (task_id, part, annotation_id, version, _loads(result), _loads(meta),
+                                  _loads(quality), orjson.loads(data), external_id, is_gold), made, found)
 
     for line in _copy_out(_RECORDS_SQL % int(snapshot.pk), _RECORD_TYPES):
         if row is None or line[0] != row[0]:
