@@ -160,6 +160,11 @@ if DATABASE_URL:
         # passed jit_above_cost (an estimate off for a new project, a plan with a disabled sort) for about
         # 130 ms, inside a submit. A connection option, so a DATABASE_URL's own `options` would replace it.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        # Hand-written hot statements (apps.orgs.rows.fetch) bind on the server and are prepared from their second
+        # run on a connection; the ORM's client-side cursors never are. A transaction pooler in front of
+        # PostgreSQL (PgBouncer before 1.21) needs DB_PREPARE_THRESHOLD= (empty: never prepare).
+        threshold = os.environ.get("DB_PREPARE_THRESHOLD", "1").strip()
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(threshold) if threshold else None
         DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", f"test_{DATABASES['default']['NAME']}")}
 else:
     # Embedded default (DESIGN §2): SQLite in WAL mode; IMMEDIATE transactions take the write

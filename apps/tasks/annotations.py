@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.orgs.errors import ApiError, Conflict
-from apps.orgs.rows import columns, insert
+from apps.orgs.rows import columns, fetch, insert
 from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_result
 from apps.projects.models import LabelSchemaVersion
 
 from . import events, signals
 from .models import Annotation, AnnotationVersion, Assignment, Flag, Task
-from .queue import _fetch, status_sql, tasks_reopened
+from .queue import status_sql, tasks_reopened
 
 MAX_DRAFT_BYTES = 2 * 1024 * 1024
 
@@ -62,7 +62,7 @@ def _count_annotation(task_id: int, now, *, slot: bool) -> Task:
     status = status_sql(count="tasks_task.annotations_count + 1", in_flight=f"tasks_task.{in_flight}",
                         keep_rejected=False)
     cols = columns(Task, "tasks_task")
-    rows = _fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
+    rows = fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
                   f"status = {status}, updated_at = %s WHERE id = %s RETURNING {cols.sql}", [now, task_id])
     return cols.build(rows[0])
 
@@ -96,7 +96,7 @@ def _create(*, task, project, author, result, lead_time_ms, source, status, idem
         sql += (", s AS (UPDATE tasks_assignment SET status = 'submitted', annotation_id = (SELECT id FROM made), "
                 "ended_at = %s, draft = NULL, draft_saved_at = NULL WHERE id = %s)")
         params += [now, submits.pk]
-    annotation.pk = _fetch(f"{sql} SELECT id FROM made", params)[0][0]
+    annotation.pk = fetch(f"{sql} SELECT id FROM made", params)[0][0]
     annotation._state.adding, annotation._state.db = False, DEFAULT_DB_ALIAS
     return annotation
 
@@ -113,7 +113,7 @@ def _lock_lease(assignment: Assignment) -> Assignment:
                f"SELECT {counters}, {a.sql} FROM t, tasks_assignment a WHERE a.id = %s FOR UPDATE OF a")
     else:  # SQLite: the IMMEDIATE transaction already serializes writers
         sql = f"SELECT {counters}, {a.sql} FROM tasks_task t, tasks_assignment a WHERE t.id = %s AND a.id = %s"
-    row = _fetch(sql, [assignment.task_id, assignment.pk])[0]
+    row = fetch(sql, [assignment.task_id, assignment.pk])[0]
     locked = a.build(row, 3)
     task = assignment.task
     task.annotations_count, task.in_flight, task.target_annotations = row[:3]
@@ -199,7 +199,7 @@ def _end_lease(assignment: Assignment, *, status: str, now) -> Task:
     if held:
         was_full = task.annotations_count + task.in_flight >= task.target_annotations
         new_status = status_sql(in_flight="tasks_task.in_flight - 1")
-        _fetch(f"UPDATE tasks_task SET in_flight = in_flight - 1, status = {new_status}, updated_at = %s "
+        fetch(f"UPDATE tasks_task SET in_flight = in_flight - 1, status = {new_status}, updated_at = %s "
                f"WHERE id = %s", [now, task.pk])
         # A released task may come back to the person who held it (their cursor has passed it); a skipped one
         # only to those who passed it while it was full.
@@ -315,7 +315,7 @@ def task_assign(*, task: Task, annotator, actor, request=None) -> Assignment:
         existing.status, existing.pinned_by, existing.ended_at = Assignment.Status.PINNED, actor, None
         existing.save(update_fields=["status", "pinned_by", "ended_at"])
     new_status = status_sql(in_flight="tasks_task.in_flight + 1")
-    _fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {new_status}, updated_at = %s WHERE id = %s",
+    fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {new_status}, updated_at = %s WHERE id = %s",
            [now, task.pk])
     record(action="task.assign", organization=task.organization_id, actor=actor, object_type="task",
            object_id=task.pk, data={"annotator": annotator.pk, "assignment": existing.pk}, request=request)
@@ -383,7 +383,7 @@ def current_schema(project):
     (a schema change locks the project first too). SQLite's IMMEDIATE transactions already serialize writers.
     """
     if connection.vendor == "postgresql":
-        project.schema_version = _fetch("SELECT schema_version FROM projects_project WHERE id = %s FOR SHARE",
+        project.schema_version = fetch("SELECT schema_version FROM projects_project WHERE id = %s FOR SHARE",
                                         [project.pk])[0][0]
     else:
         project.refresh_from_db(fields=["schema_version"])
@@ -463,7 +463,7 @@ def _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, r
     # Lock the row (counters move below). Of what may have changed since the view read it, only is_gold decides
     # anything here; the counters come back fresh from _count_annotation.
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    task.is_gold = bool(_fetch(f"SELECT is_gold FROM tasks_task WHERE id = %s{lock}", [task.pk])[0][0])
+    task.is_gold = bool(fetch(f"SELECT is_gold FROM tasks_task WHERE id = %s{lock}", [task.pk])[0][0])
     replay = _replayed(actor, idempotency_key)
     if replay is not None:
         return replay, False

@@ -32,7 +32,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.orgs.rows import columns
+from apps.orgs.rows import columns, fetch, in_list
 
 from . import eligibility, sources
 from .models import Assignment, Task
@@ -72,27 +72,17 @@ class Lease:
     created: bool  # False when `next` returned the caller's existing lease
 
 
-def _fetch(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects
-        # (a cost per column, and the hot statements return wide rows).
-        has_rows = (cursor.rownumber is not None if connection.vendor == "postgresql"
-                    else cursor.description is not None)
-        return cursor.fetchall() if has_rows else []
-
-
 def _lock_person(project_id: int, user_id: int) -> None:
     """Serialize one person's own `next` calls in one project (a double click must not lease twice)."""
     if connection.vendor == "postgresql":
         key = zlib.crc32(f"queue:{project_id}:{user_id}".encode()) - 2**31
-        _fetch("SELECT pg_advisory_xact_lock(%s)", [key])
+        fetch("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def reopen_bump(project_id: int) -> int:
     """A new reopen sequence number for `project_id` (its QueueState row stays locked until commit, which
     orders the numbers: seeing n means every number below n has committed)."""
-    rows = _fetch(
+    rows = fetch(
         "INSERT INTO tasks_queuestate (project_id, reopen_seq) VALUES (%s, 1) ON CONFLICT (project_id) "
         "DO UPDATE SET reopen_seq = tasks_queuestate.reopen_seq + 1 RETURNING reopen_seq",
         [project_id],
@@ -111,7 +101,7 @@ def tasks_reopened(*, project_id: int, task_ids) -> None:
 
 def tasks_added(*, project_id: int, first_id: int) -> None:
     """New tasks (priority 0) land behind cursors that went on into negative priorities: rewind those."""
-    _fetch("UPDATE tasks_queuecursor SET order_key = 0, task_key = %s WHERE project_id = %s AND order_key > 0",
+    fetch("UPDATE tasks_queuecursor SET order_key = 0, task_key = %s WHERE project_id = %s AND order_key > 0",
            [first_id - 1, project_id])
 
 
@@ -124,24 +114,24 @@ def leases_expire(*, project_id: int | None = None, now=None, limit: int = SWEEP
     scope = "a.project_id = %s AND " if project_id is not None else ""
     params = [project_id] if project_id is not None else []
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    rows = _fetch(
+    rows = fetch(
         f"SELECT a.id, a.task_id FROM tasks_assignment a WHERE {scope}a.status = 'active' AND a.expires_at < %s "
         f"ORDER BY a.expires_at LIMIT %s",
         [*params, now, limit],
     )
     if not rows:
         return []
-    locked = {task_id for (task_id,) in _fetch(
-        f"SELECT id FROM tasks_task WHERE id IN ({','.join(['%s'] * len(rows))}) ORDER BY id{lock}",
-        [task_id for _, task_id in rows],
-    )}
+    task_in, task_params = in_list("id", [task_id for _, task_id in rows])
+    locked = {task_id for (task_id,) in fetch(f"SELECT id FROM tasks_task WHERE {task_in} ORDER BY id{lock}",
+                                              task_params)}
     ids = [assignment_id for assignment_id, task_id in rows if task_id in locked]
     if not ids:
         return []
-    ended = _fetch(
-        f"UPDATE tasks_assignment SET status = 'expired', ended_at = %s WHERE id IN ({','.join(['%s'] * len(ids))}) "
+    assignment_in, assignment_params = in_list("id", ids)
+    ended = fetch(
+        f"UPDATE tasks_assignment SET status = 'expired', ended_at = %s WHERE {assignment_in} "
         f"AND status = 'active' AND expires_at < %s RETURNING id, task_id, annotator_id, project_id, kind",
-        [now, *ids, now],
+        [now, *assignment_params, now],
     )
     slots: dict[int, int] = {}
     by_project: dict[int, set[int]] = {}
@@ -159,7 +149,7 @@ def _release_slots(slots: dict[int, int], now) -> None:
     """Give `slots[task_id]` leased slots back (their rows are locked by the caller)."""
     for task_id, count in sorted(slots.items()):
         status = status_sql(in_flight=f"tasks_task.in_flight - {int(count)}")
-        _fetch(f"UPDATE tasks_task SET in_flight = in_flight - %s, status = {status}, updated_at = %s WHERE id = %s",
+        fetch(f"UPDATE tasks_task SET in_flight = in_flight - %s, status = {status}, updated_at = %s WHERE id = %s",
                [count, now, task_id])
 
 
@@ -173,7 +163,7 @@ def _no_sort() -> str:
 
 
 def _cursor(project_id: int, user_id: int):
-    rows = _fetch(
+    rows = fetch(
         "SELECT (SELECT reopen_seq FROM tasks_queuestate WHERE project_id = %s), c.order_key, c.task_key, "
         f"c.reopen_seq, c.reopen_order_key, c.reopen_task_key, {_no_sort()} FROM (SELECT 1 AS one) x "
         "LEFT JOIN tasks_queuecursor c ON c.project_id = %s AND c.annotator_id = %s",
@@ -191,9 +181,9 @@ def _pick(where: str, params: list, order: str, keys: str) -> tuple[tuple | None
     """(first candidate, the candidate this transaction locked) in one round trip; keys are returned for both."""
     base = f"SELECT tasks_task.id, {keys} FROM tasks_task WHERE {where} ORDER BY {order} LIMIT 1"
     if connection.vendor != "postgresql":  # SQLite: the IMMEDIATE transaction already serializes writers
-        rows = _fetch(base, params)
+        rows = fetch(base, params)
         return (rows[0], rows[0]) if rows else (None, None)
-    rows = _fetch(
+    rows = fetch(
         f"WITH head AS ({base}), got AS ({base} FOR UPDATE SKIP LOCKED) "
         f"SELECT 0, * FROM head UNION ALL SELECT 1, * FROM got",
         [*params, *params],
@@ -294,7 +284,7 @@ def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = Fa
     else:
         task_cols = columns(Task, "t")
         source = "lease JOIN tasks_task t ON t.id = lease.task_id"
-    rows = _fetch(f"WITH {', '.join(ctes)} SELECT {lease_cols.sql}, {task_cols.sql} FROM {source}", params)
+    rows = fetch(f"WITH {', '.join(ctes)} SELECT {lease_cols.sql}, {task_cols.sql} FROM {source}", params)
     if not rows:
         return None
     assignment = lease_cols.build(rows[0])
@@ -304,8 +294,8 @@ def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = Fa
 
 def _lease_stepwise(project, user, task_id, kind, now, expires, slot_taken, cursor_write) -> Assignment | None:
     if cursor_write is not None:
-        _fetch(*cursor_write)
-    rows = _fetch(
+        fetch(*cursor_write)
+    rows = fetch(
         "INSERT INTO tasks_assignment (organization_id, project_id, task_id, annotator_id, status, kind, leased_at, "
         "expires_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s) ON CONFLICT (task_id, annotator_id) DO UPDATE "
         "SET status = 'active', kind = excluded.kind, leased_at = excluded.leased_at, "
@@ -317,7 +307,7 @@ def _lease_stepwise(project, user, task_id, kind, now, expires, slot_taken, curs
         return None
     if kind == Assignment.Kind.QUEUE and not slot_taken:
         status = status_sql(in_flight="tasks_task.in_flight + 1")
-        _fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {status}, updated_at = %s WHERE id = %s",
+        fetch(f"UPDATE tasks_task SET in_flight = in_flight + 1, status = {status}, updated_at = %s WHERE id = %s",
                [now, task_id])
     return Assignment.objects.select_related("task").get(pk=rows[0][0])
 
@@ -327,7 +317,7 @@ def _held(project_id: int, user_id: int) -> tuple[Assignment | None, Assignment 
     a, t = columns(Assignment, "a"), columns(Task, "t")
     first = ("(SELECT id FROM tasks_assignment WHERE project_id = %s AND annotator_id = %s AND status = '{}' "
              "ORDER BY id LIMIT 1)")
-    rows = _fetch(f"SELECT a.status = 'pinned', {a.sql}, {t.sql} FROM tasks_assignment a "
+    rows = fetch(f"SELECT a.status = 'pinned', {a.sql}, {t.sql} FROM tasks_assignment a "
                   f"JOIN tasks_task t ON t.id = a.task_id "
                   f"WHERE a.id IN ({first.format('active')}, {first.format('pinned')})",
                   [project_id, user_id, project_id, user_id])
@@ -375,7 +365,7 @@ def next_task(*, project, user) -> Lease | None:
     task_id, cursor_write = _from_queue(project, user)
     if task_id is None:
         if cursor_write is not None:
-            _fetch(*cursor_write)
+            fetch(*cursor_write)
         return None
     assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now, cursor_write=cursor_write)
     if assignment is None:

@@ -12,22 +12,24 @@ from django.utils import timezone
 
 from apps.audit.services import record
 from apps.orgs.errors import Conflict
+from apps.orgs.rows import fetch, in_list
 
 from . import events, signals
 from .annotations import checked_result
 from .models import Annotation, AnnotationVersion, Review, Task
-from .queue import _fetch, status_sql, tasks_reopened
+from .queue import status_sql, tasks_reopened
 
 
 def _refresh_status(task_ids) -> None:
     ids = sorted(set(task_ids))
     if ids:
-        _fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE id IN ({','.join(['%s'] * len(ids))})", ids)
+        where, params = in_list("id", ids)
+        fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE {where}", params)
 
 
 def reviews_expire(*, project_id: int, now) -> int:
     """End review leases past their expiry; their annotations wait for a reviewer again."""
-    rows = _fetch(
+    rows = fetch(
         "UPDATE tasks_review SET status = 'expired' WHERE project_id = %s AND status = 'active' AND expires_at < %s "
         "RETURNING annotation_id",
         [project_id, now],
@@ -44,13 +46,13 @@ def review_next(*, project, reviewer) -> tuple[Review, bool] | None:
     not their own; None when nothing waits. Returns (review, created)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        _fetch("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"review:{project.pk}:{reviewer.pk}".encode()) - 2**31])
+        fetch("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"review:{project.pk}:{reviewer.pk}".encode()) - 2**31])
     reviews_expire(project_id=project.pk, now=now)
     current = Review.objects.filter(project=project, reviewer=reviewer, status=Review.Status.ACTIVE).first()
     if current is not None:
         return current, False
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    rows = _fetch(
+    rows = fetch(
         "SELECT a.id, a.task_id FROM tasks_annotation a WHERE a.project_id = %s AND a.status = 'submitted' "
         "AND (a.author_id IS NULL OR a.author_id <> %s) "
         "AND NOT EXISTS (SELECT 1 FROM tasks_review r WHERE r.annotation_id = a.id AND r.status = 'active') "
@@ -104,11 +106,11 @@ def review_decide(*, review: Review, reviewer, decision: str, comment: str = "",
     review.status, review.decision, review.comment, review.decided_at = Review.Status.DECIDED, decision, comment, now
     review.save(update_fields=["status", "decision", "comment", "decided_at"])
     if decision == Review.Decision.REJECT and not task.is_gold:
-        _fetch("UPDATE tasks_task SET target_annotations = target_annotations + 1, status = 'rejected', "
+        fetch("UPDATE tasks_task SET target_annotations = target_annotations + 1, status = 'rejected', "
                "updated_at = %s WHERE id = %s", [now, task.pk])
         tasks_reopened(project_id=task.project_id, task_ids=[task.pk])
     else:
-        _fetch(f"UPDATE tasks_task SET status = {status_sql()}, updated_at = %s WHERE id = %s", [now, task.pk])
+        fetch(f"UPDATE tasks_task SET status = {status_sql()}, updated_at = %s WHERE id = %s", [now, task.pk])
     task = Task.objects.get(pk=task.pk)
     record(action="review.decide", organization=review.organization_id, actor=reviewer, object_type="annotation",
            object_id=annotation.pk, data={"review": review.pk, "decision": decision, "task": task.pk},

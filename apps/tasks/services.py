@@ -137,7 +137,7 @@ def tasks_consensus_bulk(*, rows: list[tuple]) -> int:
     """Many tasks' consensus at once: rows of (task_id, result, confidence, method, agreement)."""
     import json
 
-    from .queue import _fetch
+    from apps.orgs.rows import fetch
 
     count = 0
     for start in range(0, len(rows), 1000):
@@ -146,7 +146,7 @@ def tasks_consensus_bulk(*, rows: list[tuple]) -> int:
             values = ",".join(["(%s::bigint, %s::jsonb, %s::double precision, %s, %s::double precision)"] * len(chunk))
             params = [v for task_id, result, conf, method, agr in chunk
                       for v in (task_id, json.dumps(result), conf, method, agr)]
-            _fetch(f"UPDATE tasks_task t SET consensus_result = v.r, consensus_confidence = v.c, "
+            fetch(f"UPDATE tasks_task t SET consensus_result = v.r, consensus_confidence = v.c, "
                    f"consensus_method = v.m, agreement = v.a FROM (VALUES {values}) AS v(id, r, c, m, a) "
                    f"WHERE t.id = v.id", params)
         else:
@@ -159,10 +159,10 @@ def tasks_consensus_bulk(*, rows: list[tuple]) -> int:
 def task_target_raise(*, task_id: int, max_target: int) -> bool:
     """Dynamic overlap: ask for one more annotation, up to `max_target`; the task returns to the queue.
     Returns whether the target rose."""
-    from .queue import _fetch
+    from apps.orgs.rows import fetch
 
     status = status_sql(target="tasks_task.target_annotations + 1")
-    rows = _fetch(f"UPDATE tasks_task SET target_annotations = target_annotations + 1, status = {status}, "
+    rows = fetch(f"UPDATE tasks_task SET target_annotations = target_annotations + 1, status = {status}, "
                   f"updated_at = %s WHERE id = %s AND target_annotations < %s AND NOT is_gold RETURNING project_id",
                   [timezone.now(), task_id, max_target])
     if not rows:
@@ -173,14 +173,15 @@ def task_target_raise(*, task_id: int, max_target: int) -> bool:
 
 def annotation_route_to_review(*, annotation) -> None:
     """Send an accepted annotation to the review queue (a quality rule routes its author's work there)."""
+    from apps.orgs.rows import fetch
+
     from .models import Annotation
-    from .queue import _fetch
 
     updated = Annotation.objects.filter(pk=annotation.pk, status=Annotation.Status.ACCEPTED).update(
         status=Annotation.Status.SUBMITTED)
     if updated:
         annotation.status = Annotation.Status.SUBMITTED
-        _fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE id = %s", [annotation.task_id])
+        fetch(f"UPDATE tasks_task SET status = {status_sql()} WHERE id = %s", [annotation.task_id])
 
 
 def flag_raise(*, project_id: int, organization_id: int, kind: str, reason: str, task_id: int | None = None,
