@@ -118,7 +118,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "apps.orgs.middleware.DocumentCSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "apps.orgs.middleware.PhiMfaRequiredMiddleware",
     "apps.orgs.middleware.ApiErrorMiddleware",

@@ -1,6 +1,7 @@
 """Writing the audit trail: `record()` for every app, and the sealer that chains events."""
 
 import datetime as dt
+import functools
 import ipaddress
 import logging
 from itertools import groupby
@@ -66,8 +67,20 @@ def record(
         ip=_client_ip(request),
     )
     event.digest = event_digest(event)
-    event.save(force_insert=True)
+    sql, fields = _insert_sql()
+    with connection.cursor() as cursor:  # the ORM's save() cost more than the INSERT itself, on every submit
+        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields])
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, connection.alias
     return event
+
+
+@functools.cache
+def _insert_sql() -> tuple[str, list]:
+    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return (f"INSERT INTO {AuditEvent._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"RETURNING id", fields)
 
 
 def _oldest_open_writer_start():

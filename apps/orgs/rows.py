@@ -7,7 +7,8 @@ come back as ordinary model instances (converters applied, `_state` as the ORM s
 
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 class Columns:
@@ -63,31 +64,51 @@ def insert(model) -> Insert:
     return Insert(model)
 
 
-def _cursor():
+def _cursor(db):
     """On PostgreSQL, a cursor that binds parameters on the server, so that psycopg prepares each statement the
     connection runs more than `prepare_threshold` times (settings): PostgreSQL then parses and plans it once per
     connection instead of on every call, which was more than half of its CPU on the queue's statements (and the
-    ORM's client-side cursors are left as they are). Wrapped as Django wraps its own cursors, so query logging,
-    `django_assert_num_queries` and execute wrappers see these statements too."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    ORM's client-side cursors are left as they are). One such cursor is kept per database connection. Wrapped as
+    Django wraps its own cursors, so query logging, `django_assert_num_queries` and execute wrappers see these
+    statements too."""
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.ensure_connection()
+    raw = db.__dict__.get("_quorum_cursor")
+    if raw is None or raw.connection is not db.connection:
+        from django.db.backends.postgresql.base import ServerBindingCursor
 
-    connection.ensure_connection()
-    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+        raw = db._quorum_cursor = ServerBindingCursor(db.connection)
+    db.validate_thread_sharing()
+    return _LoggedCursor(raw, db) if db.queries_logged else db.make_cursor(raw)
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Django's query log for these cursors (tests, DEBUG): psycopg keeps no text of a prepared statement's run,
+    so the statement is logged as composed on the client."""
+
+    def execute(self, sql, params=None):
+        try:
+            shown = self.db.ops.compose_sql(sql, params)
+        except Exception:  # a parameter the client cannot render: the statement as written
+            shown = sql
+        with self.debug_sql(shown, params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def fetch(sql: str, params) -> list[tuple]:
     """The rows of a hand-written statement ([] for one that returns none), prepared on PostgreSQL. Statements
     must keep their text fixed for a given shape: pass lists as one array parameter (`= ANY(%s)`), not as a
     placeholder per item, or each length is another prepared statement."""
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects
-        # (a cost per column, and the hot statements return wide rows).
-        has_rows = (cursor.rownumber is not None if connection.vendor == "postgresql"
-                    else cursor.description is not None)
-        return cursor.fetchall() if has_rows else []
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` looks the thread's connection up on every use
+    cursor = _cursor(db)
+    cursor.execute(sql, params)
+    # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects (a cost
+    # per column, and the hot statements return wide rows).
+    if db.vendor == "postgresql":
+        return cursor.fetchall() if cursor.rownumber is not None else []
+    with cursor:
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def in_list(column: str, values) -> tuple[str, list]:

@@ -3,7 +3,9 @@
 Apps to the right (qa: suspensions; workforce: pools, skills, caps, exams) register a rule from their
 AppConfig.ready(). A rule answers two questions: a refusal for the whole project (with the reason and
 until when, shown to the person as `403 suspended`), and a filter over Task that the queue adds to its
-candidate query (a Q over the task's own columns, or an Exists() subquery — no joins).
+candidate query (a Q over the task's own columns, or an Exists() subquery — no joins). A rule on every `next`
+may also write that filter as SQL itself (`task_sql`): compiling a Q through the ORM cost each call about a
+millisecond.
 """
 
 from dataclasses import dataclass
@@ -30,6 +32,9 @@ class Rule(Protocol):
     def task_filter(self, *, project, user) -> Q | None:
         """Only the tasks this Q admits may be leased to `user`, or None for all."""
 
+    # Optional: def task_sql(self, *, project, user, vendor) -> tuple[str, list] | None — the same filter as a
+    # condition over `tasks_task`'s columns for the database `vendor` ("postgresql" or "sqlite"), with its params.
+
 
 _rules: list[Rule] = []
 
@@ -47,5 +52,14 @@ def refusal(*, project, user) -> Refusal | None:
     return None
 
 
-def task_filters(*, project, user) -> list[Q]:
-    return [q for rule in _rules if (q := rule.task_filter(project=project, user=user)) is not None]
+def task_conditions(*, project, user, vendor: str) -> list[Q | tuple[str, list]]:
+    """Every rule's filter for `user`: its (sql, params) where it writes one, else its Q."""
+    found = []
+    for rule in _rules:
+        if hasattr(rule, "task_sql"):
+            condition = rule.task_sql(project=project, user=user, vendor=vendor)
+        else:
+            condition = rule.task_filter(project=project, user=user)
+        if condition is not None:
+            found.append(condition)
+    return found

@@ -195,10 +195,12 @@ def _pick(where: str, params: list, order: str, keys: str) -> tuple[tuple | None
 
 def _eligible_sql(project, user) -> tuple[str, list]:
     clauses, params = [], []
-    for q in eligibility.task_filters(project=project, user=user):
-        query = Task.objects.filter(q).query
-        compiler = query.get_compiler(connection=connection)
-        sql, sql_params = query.where.as_sql(compiler, connection)
+    for condition in eligibility.task_conditions(project=project, user=user, vendor=connection.vendor):
+        if isinstance(condition, tuple):
+            sql, sql_params = condition
+        else:
+            query = Task.objects.filter(condition).query
+            sql, sql_params = query.where.as_sql(query.get_compiler(connection=connection), connection)
         clauses.append(f"({sql})")
         params.extend(sql_params)
     return "".join(f" AND {c}" for c in clauses), params

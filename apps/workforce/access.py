@@ -364,29 +364,29 @@ class QualifiedFor(Expression):
 
     def as_sql(self, compiler, connection):
         meta, params = compiler.compile(self.meta)
-        held = (f"SELECT held.level FROM {AnnotatorSkill._meta.db_table} held "
-                f"JOIN {Skill._meta.db_table} sk ON sk.id = held.skill_id "
-                f"JOIN {AnnotatorProfile._meta.db_table} pr ON pr.id = held.profile_id "
-                f"WHERE pr.organization_id = %s AND pr.user_id = %s AND sk.organization_id = %s AND sk.name = need.key")
+        return qualified_sql(meta, params, vendor=connection.vendor, organization_id=self.organization_id,
+                             user_id=self.user_id)
+
+
+def qualified_sql(meta: str, params: list, *, vendor: str, organization_id: int, user_id: int) -> tuple[str, list]:
+    """QualifiedFor's condition over the JSON column `meta` (SQL, with `params`), for PostgreSQL or SQLite."""
+    held = (f"SELECT held.level FROM {AnnotatorSkill._meta.db_table} held "
+            f"JOIN {Skill._meta.db_table} sk ON sk.id = held.skill_id "
+            f"JOIN {AnnotatorProfile._meta.db_table} pr ON pr.id = held.profile_id "
+            f"WHERE pr.organization_id = %s AND pr.user_id = %s AND sk.organization_id = %s AND sk.name = need.key")
+    person = [int(organization_id), int(user_id), int(organization_id)]
+    if vendor == "postgresql":
         required = f"({meta} -> 'required_skills')"
         sql = (f"({required} IS NULL OR NOT EXISTS (SELECT 1 FROM jsonb_each(CASE jsonb_typeof({required}) "
                f"WHEN 'object' THEN {required} WHEN 'null' THEN '{{}}'::jsonb ELSE '{{\"\": null}}'::jsonb END) need "
                f"WHERE jsonb_typeof(need.value) <> 'number' "
                f"OR (need.value #>> '{{}}')::numeric > COALESCE(({held}), 0)))")
-        return sql, [*params, *params, *params, *params, self.organization_id, self.user_id, self.organization_id]
-
-    def as_sqlite(self, compiler, connection):
-        meta, params = compiler.compile(self.meta)
-        held = (f"SELECT held.level FROM {AnnotatorSkill._meta.db_table} held "
-                f"JOIN {Skill._meta.db_table} sk ON sk.id = held.skill_id "
-                f"JOIN {AnnotatorProfile._meta.db_table} pr ON pr.id = held.profile_id "
-                f"WHERE pr.organization_id = %s AND pr.user_id = %s AND sk.organization_id = %s AND sk.name = need.key")
-        sql = (f"(json_type({meta}, '$.required_skills') IS NULL OR json_type({meta}, '$.required_skills') = 'null' "
-               f"OR (json_type({meta}, '$.required_skills') = 'object' AND NOT EXISTS (SELECT 1 FROM "
-               f"json_each({meta}, '$.required_skills') need WHERE need.type NOT IN ('integer', 'real') "
-               f"OR need.value > COALESCE(({held}), 0))))")
-        return sql, [*params, *params, *params, *params, *params, self.organization_id, self.user_id,
-                     self.organization_id]
+        return sql, [*params * 4, *person]
+    sql = (f"(json_type({meta}, '$.required_skills') IS NULL OR json_type({meta}, '$.required_skills') = 'null' "
+           f"OR (json_type({meta}, '$.required_skills') = 'object' AND NOT EXISTS (SELECT 1 FROM "
+           f"json_each({meta}, '$.required_skills') need WHERE need.type NOT IN ('integer', 'real') "
+           f"OR need.value > COALESCE(({held}), 0))))")
+    return sql, [*params * 5, *person]
 
 
 def next_utc_midnight(now: datetime | None = None) -> datetime:
@@ -433,6 +433,10 @@ class SkillsAndCaps:
 
     def task_filter(self, *, project, user) -> Q | None:
         return Q(QualifiedFor(organization_id=project.organization_id, user_id=user.pk))
+
+    def task_sql(self, *, project, user, vendor) -> tuple[str, list]:
+        return qualified_sql("tasks_task.meta", [], vendor=vendor, organization_id=project.organization_id,
+                             user_id=user.pk)
 
 
 def ready() -> None:

@@ -41,6 +41,7 @@ from apps.live.groups import user_group
 from apps.live.services import broadcast_on_commit
 from apps.orgs.errors import ApiError, Conflict
 from apps.orgs.models import Membership
+from apps.orgs.rows import in_list
 from apps.tasks.models import Assignment, Task
 from apps.tasks.sources import Offer
 
@@ -415,6 +416,16 @@ class ExamGate:
         return None  # not a refusal: the exam's own tasks must still be served
 
     def task_filter(self, *, project, user) -> Q | None:
+        ids = self._only(project, user)
+        return None if ids is None else Q(pk__in=ids)
+
+    def task_sql(self, *, project, user, vendor) -> tuple[str, list] | None:
+        ids = self._only(project, user)
+        return None if ids is None else in_list("tasks_task.id", ids)
+
+    @staticmethod
+    def _only(project, user) -> list[int] | None:
+        """The only tasks the person may be served while a required exam is pending, else None (no limit)."""
         required = [e for e in project_exams(project.pk) if e.kind == Exam.Kind.EXAM and e.required]
         if not required:
             return None
@@ -423,8 +434,7 @@ class ExamGate:
             return None
         # Only the exam's tasks (gold tasks, which the ordinary queue never leases): an equality on the primary
         # key, so the queue's scan is a few index lookups, not a walk through the project.
-        ids = sorted({t for exam in pending for t in exam.task_ids}) or [0]
-        return Q(pk__in=ids)
+        return sorted({t for exam in pending for t in exam.task_ids}) or [0]
 
 
 # --- receivers ------------------------------------------------------------------------------------------------
