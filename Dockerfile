@@ -1,4 +1,4 @@
-# One image for web, worker and beat (docker-compose.yml). Production settings come from the environment.
+# One image for web, ws, worker and beat (docker-compose.yml). Production settings come from the environment.
 # Front-end libraries from npm (package-lock.json), copied to var/vendor by `npm run vendor`: no CDN at run time.
 FROM node:20-slim AS frontend
 WORKDIR /build
@@ -30,4 +30,4 @@ RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
 
 USER quorum
 EXPOSE 8000
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--ws", "websockets-sansio", "--workers", "2"]
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--blocking-threads", "8", "config.wsgi:application"]

@@ -2,8 +2,9 @@
 
     make bench-import        # or: DATABASE_URL=postgres://…/quorum_bench python bench/import_bench.py
 
-1. 100,000 text tasks (~20 words) as JSONL through the API of a real server (uvicorn, one process,
-   DEBUG off): in 20 requests of 5,000 and as one file; tasks/s end to end and the server's peak RSS.
+1. 100,000 text tasks (~20 words) as JSONL through the API of a real server (granian serving config.wsgi as
+   docker-compose's web service does, one process, DEBUG off): in 20 requests of 5,000 and as one file; tasks/s
+   end to end and the server's peak RSS.
 2. 1,000,000 tasks through `manage.py import_tasks`; tasks/s and the command's peak RSS.
 """
 
@@ -76,8 +77,9 @@ def main():
 
     port = free_port()
     env = dict(os.environ, DEBUG="0", EMBEDDED_WORKER="0")
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-                               "--log-level", "warning", "--ws", "websockets-sansio"], cwd=ROOT, env=env)
+    server = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "wsgi", "--port", str(port),
+                               "--blocking-threads", "8", "--log-level", "warning", "config.wsgi:application"],
+                              cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(100):

@@ -2,8 +2,9 @@
 
     make bench-queue         # or: DATABASE_URL=postgres://…/quorum_bench python bench/queue_bench.py [--quick]
 
-The production server (uvicorn `config.asgi`, DJANGO_ENV=production, `--workers N` for each N of
---workers) with a Celery worker and beat beside it, as docker-compose runs them; the load comes from
+The production HTTP server (granian serving `config.wsgi`, DJANGO_ENV=production, `--workers N` for each N of
+--workers, 8 threads each) with a Celery worker and beat beside it, as docker-compose runs them (`--server
+uvicorn`: `config.asgi` under uvicorn instead, the WebSocket server and `make run`'s); the load comes from
 two client processes of threads, one keep-alive connection and one API token per simulated person.
 
 (a) 20,000 annotations attached by 8 pipeline clients (POST /tasks/{id}/annotations, one manager
@@ -143,10 +144,16 @@ def free_port():
 
 # --- the server -----------------------------------------------------------------------------------
 
-class Stack:
-    """uvicorn (production settings) plus a Celery worker and beat on a broker database of their own."""
+SERVERS = {
+    "granian": ["-m", "granian", "--interface", "wsgi", "--blocking-threads", "8", "config.wsgi:application"],
+    "uvicorn": ["-m", "uvicorn", "config.asgi:application", "--proxy-headers", "--ws", "websockets-sansio"],
+}
 
-    def __init__(self, workers, throttle_rate, tmp, interface="asgi"):
+
+class Stack:
+    """The HTTP server (production settings) plus a Celery worker and beat on a broker database of their own."""
+
+    def __init__(self, workers, throttle_rate, tmp, server="granian"):
         self.workers, self.port, self.tmp = workers, free_port(), tmp
         static = Path(tmp) / "static"
         static.mkdir(exist_ok=True)
@@ -162,10 +169,8 @@ class Stack:
             self.env["API_THROTTLE_RATE"] = throttle_rate
         self.log = open(Path(tmp) / f"server-{workers}.log", "w")  # noqa: SIM115 - closed in stop()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"config.{interface}:application", "--interface",
-             "asgi3" if interface == "asgi" else interface, "--host", "127.0.0.1", "--port", str(self.port),
-             "--proxy-headers", "--ws", "websockets-sansio", "--workers", str(workers)],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(self.port), "--workers",
+             str(workers)], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.celery = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel",
                                          "WARNING"], cwd=ROOT, env=self.env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
@@ -409,8 +414,7 @@ def cpu_line(cpu, busy, elapsed):
 
 # (label, regex over one frame "function (path:line)"); a sample counts once per group it falls in.
 SPY_GROUPS = [
-    ("request threads: middleware and view (asgiref sync_to_async, a new thread per request)",
-     r"^SyncToAsync\.thread_handler \(asgiref"),
+    ("request threads: middleware and view", r"^WSGIHandler\.__call__ \(django/core/handlers/wsgi\.py"),
     ("  token authentication", r"\.perform_authentication \(rest_framework"),
     ("  tenancy + role", r"\.check_permissions \(rest_framework"),
     ("  throttle", r"\.check_throttles \(rest_framework"),
@@ -420,16 +424,14 @@ SPY_GROUPS = [
     ("  assignment_submit", r"^assignment_submit \(apps/tasks"),
     ("  annotation_attach", r"^annotation_attach \(apps/tasks"),
     ("  audit record()", r"^record \(apps/audit"),
-    ("  on-commit callbacks (live events, progress)", r"\.run_and_clear_commit_hooks \("),
+    ("  on-commit callbacks", r"\.run_and_clear_commit_hooks \("),
     ("  response serializers (.data)", r"\.data \(rest_framework/serializers\.py"),
     ("  SQL: psycopg execute (incl. waiting for PostgreSQL)", r"\._execute \(django/db/backends/utils\.py"),
     ("  SQL: ORM query compilation (as_sql)", r"\.as_sql \(django/db/models/sql/compiler\.py"),
     ("  Redis: commands", r"\.execute_command \(redis/client\.py"),
     ("  Redis: opening connections", r"Connection\.connect \(redis/connection\.py"),
-    ("main thread: event loop (uvicorn, httptools, Django's ASGI handler)", r"^Runner\.run \(asyncio/runners\.py"),
-    ("  of which handing each request to a new thread (SyncToAsync.__call__)",
-     r"^SyncToAsync\.__call__ .*|^Thread\.start \("),
-    ("live-sender thread (channel layer group_send to Redis)", r"^_send_logged \(apps/live"),
+    ("event loop (uvicorn only: httptools, a2wsgi's hand-offs)", r"^Runner\.run \(asyncio/runners\.py"),
+    ("live-sender thread (progress, channel layer sends)", r"^_Sender\._run \(apps/live"),
     ("psycopg pool threads", r"psycopg_pool/"),
 ]
 
@@ -801,9 +803,9 @@ def main():
     parser.add_argument("--only", default="a,b,c", help="scenarios to run: a, b, c (profile)")
     parser.add_argument("--annotators", default="16,64")
     parser.add_argument("--overlaps", default="1,3")
-    parser.add_argument("--interface", choices=["asgi", "wsgi"], default="asgi",
-                        help="asgi: config.asgi as deployed; wsgi: config.wsgi in uvicorn's WSGI thread pool "
-                             "(10 threads per worker; an experiment, no WebSockets)")
+    parser.add_argument("--server", choices=list(SERVERS), default="granian",
+                        help="granian: config.wsgi, docker-compose's HTTP server; uvicorn: config.asgi (HTTP through "
+                             "a2wsgi's thread pool beside Channels), its WebSocket server and `make run`'s")
     parser.add_argument("--throttle-rate", default=None,
                         help="API_THROTTLE_RATE for the server (default: the production default, 1200/min)")
     parser.add_argument("--py-spy", dest="spy", default=shutil.which("py-spy"),
@@ -830,7 +832,7 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"PostgreSQL {connection.pg_version // 10000}.{connection.pg_version % 100}; code at {commit}"
           f"{f' with {len(dirty.splitlines())} uncommitted files in apps/ and config/' if dirty else ''}")
-    print(f"server: uvicorn config.{args.interface} --workers N (N = {', '.join(map(str, worker_counts))}), "
+    print(f"server: {' '.join(SERVERS[args.server][1:])} --workers N (N = {', '.join(map(str, worker_counts))}), "
           f"DJANGO_ENV=production, DEBUG=0, SECURE_SSL_REDIRECT=1 behind X-Forwarded-Proto: https, throttle "
           f"{args.throttle_rate or '1200/min (default)'}, DB pool {os.environ.get('DB_POOL_MAX_SIZE', '10')} per "
           f"process; Celery worker (concurrency 2) and beat; clients: {CLIENT_PROCESSES} processes of threads, one "
@@ -847,8 +849,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="queue-bench-")
     try:
         for workers in worker_counts if only & {"a", "b"} else []:
-            print(f"\n=== uvicorn config.{args.interface} --workers {workers} ===", flush=True)
-            stack = Stack(workers, args.throttle_rate, tmp, args.interface)
+            print(f"\n=== {args.server} --workers {workers} ===", flush=True)
+            stack = Stack(workers, args.throttle_rate, tmp, args.server)
             results = []
             try:
                 rss, hwm, n = memory(stack.server.pid)

@@ -1,5 +1,10 @@
-"""WSGI entry point: Django's request handler, which config.asgi also serves HTTP through (WebSockets need
-config.asgi)."""
+"""WSGI entry point: Django's request handler. Production serves HTTP with it under granian (a server written in
+Rust: the request's parsing and its hand-over to a Python thread cost a fraction of what they cost in an asyncio
+server); config.asgi serves it too, for WebSockets beside it in one process (`make run`).
+
+Behind a proxy, FORWARDED_ALLOW_IPS names the proxies (comma-separated, or *) whose X-Forwarded-For and
+X-Forwarded-Proto are believed: REMOTE_ADDR, which the audit log records, is then the client's address.
+"""
 
 import os
 
@@ -67,6 +72,10 @@ class Handler(WSGIHandler):
 
 get_wsgi_application()  # django.setup(), as Django's own entry point does
 application = Handler()
+if os.environ.get("FORWARDED_ALLOW_IPS"):
+    from granian.utils.proxies import wrap_wsgi_with_proxy_headers
+
+    application = wrap_wsgi_with_proxy_headers(application, os.environ["FORWARDED_ALLOW_IPS"].strip())
 
 from config.heap import freeze_startup_heap  # noqa: E402
 

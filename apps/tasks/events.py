@@ -9,7 +9,8 @@ is sent at once and opens the window (cache key `sent`, holding when it was open
 the window schedule a single trailing message for the window's end (Celery task
 `tasks.progress_broadcast`, guarded by the `pending` key). Every send, immediate or trailing, must
 first open a window, which is what bounds the rate; whichever send opens it covers the changes
-waiting before it.
+waiting before it. A process that knows a trailing message is scheduled for the open window asks Redis nothing
+for the changes it makes before that window closes.
 """
 
 import logging
@@ -17,10 +18,9 @@ import pickle
 import time
 
 from django.core.cache import cache
-from django.db import transaction
 
 from apps.live.groups import user_group
-from apps.live.services import broadcast, broadcast_on_commit
+from apps.live.services import broadcast, broadcast_on_commit, call_on_commit
 
 from .models import Task
 
@@ -124,23 +124,30 @@ def _pending_key(project_id: int) -> str:
 
 
 def progress_changed(project_id: int) -> None:
-    """The counts of `project_id` change in this transaction: a `progress` message follows its commit."""
-    transaction.on_commit(lambda: _progress_soon(project_id))
+    """The counts of `project_id` change in this transaction: a `progress` message follows its commit (on the
+    live sender's thread, once for all the changes that queued up meanwhile)."""
+    call_on_commit(("progress", project_id), lambda: _progress_soon(project_id))
 
 
 def _open_window(project_id: int) -> bool:
     return cache.add(_sent_key(project_id), time.time(), timeout=PROGRESS_WINDOW_SECONDS)
 
 
-# _progress_soon's two cache.add() calls (and the read of when the window opened) in one round trip, for every
-# write that changes counts. Values as Django's Redis cache stores them (a pickled float, a bare integer), so
-# cache.get() and cache.add() read and write the same keys. Answers {1} opened, {2, opened} pending set, {0}.
+# _progress_soon's two cache.add() calls (and the read of when the window opened) in one round trip. Values as
+# Django's Redis cache stores them (a pickled float, a bare integer), so cache.get() and cache.add() read and write
+# the same keys. Answers {1} opened, {2, opened} pending set, {0, milliseconds until the window closes}.
 _SOON_SCRIPT = """
 if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {1} end
 if redis.call('SET', KEYS[2], 1, 'EX', ARGV[3], 'NX') then return {2, redis.call('GET', KEYS[1])} end
-return {0}
+return {0, redis.call('PTTL', KEYS[1])}
 """
 _soon_script = None
+
+# Per project, until when this process knows that a trailing message is scheduled for the window open now: a
+# change before then is covered by that message (it reads the counts after the window closes, so after this
+# change's commit) and costs no round trip. Only the sender thread writes it (or, with sends inline, any thread:
+# a lost update costs one more round trip, nothing else).
+_trailing_until: dict[int, float] = {}
 
 
 def _window_or_pending(project_id: int) -> tuple[int, float | None]:
@@ -148,10 +155,16 @@ def _window_or_pending(project_id: int) -> tuple[int, float | None]:
     redis = cache.redis()
     if _soon_script is None:
         _soon_script = redis.register_script(_SOON_SCRIPT)
+    now = time.time()
     answer = _soon_script(keys=[cache.make_key(_sent_key(project_id)), cache.make_key(_pending_key(project_id))],
-                          args=[pickle.dumps(time.time(), pickle.HIGHEST_PROTOCOL), PROGRESS_WINDOW_SECONDS,
+                          args=[pickle.dumps(now, pickle.HIGHEST_PROTOCOL), PROGRESS_WINDOW_SECONDS,
                                 PROGRESS_PENDING_SECONDS], client=redis)
-    opened = pickle.loads(answer[1]) if len(answer) > 1 and answer[1] else None
+    opened = None
+    if answer[0] == 2 and answer[1]:
+        opened = pickle.loads(answer[1])
+        _trailing_until[project_id] = opened + PROGRESS_WINDOW_SECONDS
+    elif answer[0] == 0 and len(answer) > 1 and answer[1] > 0:
+        _trailing_until[project_id] = now + answer[1] / 1000
     return answer[0], opened
 
 
@@ -169,6 +182,8 @@ def _trailing_soon(project_id: int, opened: float | None = None) -> None:
 def _progress_soon(project_id: int) -> None:
     try:
         if getattr(cache, "redis", None) is not None:
+            if time.time() < _trailing_until.get(project_id, 0.0) - TRAILING_MARGIN:
+                return  # a trailing message of the open window will carry this change too
             step, opened = _window_or_pending(project_id)
             if step == 1:
                 _progress_send(project_id)
