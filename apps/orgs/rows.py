@@ -64,21 +64,16 @@ def insert(model) -> Insert:
     return Insert(model)
 
 
-def _cursor(db):
+def _server_cursor(db, raw=None):
     """On PostgreSQL, a cursor that binds parameters on the server, so that psycopg prepares each statement the
     connection runs more than `prepare_threshold` times (settings): PostgreSQL then parses and plans it once per
     connection instead of on every call, which was more than half of its CPU on the queue's statements (and the
-    ORM's client-side cursors are left as they are). One such cursor is kept per database connection. Wrapped as
-    Django wraps its own cursors, so query logging, `django_assert_num_queries` and execute wrappers see these
-    statements too."""
-    if db.vendor != "postgresql":
-        return db.cursor()
-    db.ensure_connection()
-    raw = db.__dict__.get("_quorum_cursor")
-    if raw is None or raw.connection is not db.connection:
+    ORM's client-side cursors are left as they are). Wrapped as Django wraps its own cursors, so query logging,
+    `django_assert_num_queries` and execute wrappers see these statements too."""
+    if raw is None:
         from django.db.backends.postgresql.base import ServerBindingCursor
 
-        raw = db._quorum_cursor = ServerBindingCursor(db.connection)
+        raw = ServerBindingCursor(db.connection)
     db.validate_thread_sharing()
     return _LoggedCursor(raw, db) if db.queries_logged else db.make_cursor(raw)
 
@@ -96,19 +91,54 @@ class _LoggedCursor(CursorDebugWrapper):
             return CursorWrapper.execute(self, sql, params)
 
 
+def _opens_transaction(db) -> bool:
+    """The next statement is the first of a transaction Django has opened (psycopg would send BEGIN alone, a
+    round trip of its own, before it)."""
+    from psycopg.pq import TransactionStatus
+
+    return not db.get_autocommit() and db.connection.info.transaction_status == TransactionStatus.IDLE
+
+
+def _rows(cursor) -> list[tuple]:
+    # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects (a cost
+    # per column, and the hot statements return wide rows).
+    return cursor.fetchall() if cursor.rownumber is not None else []
+
+
 def fetch(sql: str, params) -> list[tuple]:
     """The rows of a hand-written statement ([] for one that returns none), prepared on PostgreSQL. Statements
     must keep their text fixed for a given shape: pass lists as one array parameter (`= ANY(%s)`), not as a
     placeholder per item, or each length is another prepared statement."""
     db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` looks the thread's connection up on every use
-    cursor = _cursor(db)
-    cursor.execute(sql, params)
-    # psycopg's `rownumber` tells whether rows came back without building `description`'s column objects (a cost
-    # per column, and the hot statements return wide rows).
-    if db.vendor == "postgresql":
-        return cursor.fetchall() if cursor.rownumber is not None else []
-    with cursor:
-        return cursor.fetchall() if cursor.description is not None else []
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+    db.ensure_connection()
+    raw = db.__dict__.get("_quorum_cursor")  # one such cursor per connection
+    cursor = _server_cursor(db, raw if raw is not None and raw.connection is db.connection else None)
+    db._quorum_cursor = cursor.cursor
+    if _opens_transaction(db):  # BEGIN rides along in the statement's round trip
+        with db.wrap_database_errors, db.connection.pipeline():
+            cursor.execute(sql, params)
+    else:
+        cursor.execute(sql, params)
+    return _rows(cursor)
+
+
+def fetch_many(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """The rows of each of several statements, sent together (psycopg's pipeline mode): one round trip on
+    PostgreSQL. They run one after the other as if sent one by one, each with its own snapshot, so a statement
+    sees what the ones before it did (and a lock they took)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        return [fetch(sql, params) for sql, params in statements]
+    db.ensure_connection()
+    cursors = [_server_cursor(db) for _ in statements]
+    with db.wrap_database_errors, db.connection.pipeline():
+        for cursor, (sql, params) in zip(cursors, statements, strict=True):
+            cursor.execute(sql, params)
+    return [_rows(cursor) for cursor in cursors]
 
 
 def in_list(column: str, values) -> tuple[str, list]:

@@ -32,7 +32,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.orgs.rows import columns, fetch, in_list
+from apps.orgs.rows import columns, fetch, fetch_many, in_list
 
 from . import eligibility, sources
 from .models import Assignment, Task
@@ -70,13 +70,13 @@ def status_sql(*, count: str = "annotations_count", in_flight: str = "in_flight"
 class Lease:
     assignment: Assignment
     created: bool  # False when `next` returned the caller's existing lease
+    has_predictions: bool = True  # False when the statement that leased the task saw it has none
 
 
-def _lock_person(project_id: int, user_id: int) -> None:
-    """Serialize one person's own `next` calls in one project (a double click must not lease twice)."""
-    if connection.vendor == "postgresql":
-        key = zlib.crc32(f"queue:{project_id}:{user_id}".encode()) - 2**31
-        fetch("SELECT pg_advisory_xact_lock(%s)", [key])
+def _person_lock(project_id: int, user_id: int) -> tuple[str, list]:
+    """The lock that serializes one person's own `next` calls in one project (a double click must not lease
+    twice); SQLite's IMMEDIATE transaction serializes them already."""
+    return "SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"queue:{project_id}:{user_id}".encode()) - 2**31]
 
 
 def reopen_bump(project_id: int) -> int:
@@ -162,19 +162,32 @@ def _no_sort() -> str:
     return "set_config('enable_sort', 'off', true)" if connection.vendor == "postgresql" else "NULL"
 
 
-def _cursor(project_id: int, user_id: int):
-    rows = fetch(
-        "SELECT (SELECT reopen_seq FROM tasks_queuestate WHERE project_id = %s), c.order_key, c.task_key, "
-        f"c.reopen_seq, c.reopen_order_key, c.reopen_task_key, {_no_sort()} FROM (SELECT 1 AS one) x "
-        "LEFT JOIN tasks_queuecursor c ON c.project_id = %s AND c.annotator_id = %s",
-        [project_id, project_id, user_id],
-    )
-    seq, order_key, task_key, reopen_seq, reopen_order, reopen_task, _ = rows[0]
+@dataclass
+class _State:
+    seq: int  # the project's reopen sequence
+    order: tuple  # the person's position in the ordinary stream
+    reopen: tuple  # ... and in the reopened one
+    expired: bool  # some lease of the project is past its expiry
+
+
+def _state_sql(project_id: int, user_id: int, now) -> tuple[str, list]:
+    """One row: the project's reopen sequence, the person's cursor, whether a lease of the project is past its
+    expiry; and sorting off for the rest of the transaction."""
+    return ("SELECT (SELECT reopen_seq FROM tasks_queuestate WHERE project_id = %s), c.order_key, c.task_key, "
+            "c.reopen_seq, c.reopen_order_key, c.reopen_task_key, EXISTS (SELECT 1 FROM tasks_assignment e "
+            "WHERE e.project_id = %s AND e.status = 'active' AND e.expires_at < %s), "
+            f"{_no_sort()} FROM (SELECT 1 AS one) x "
+            "LEFT JOIN tasks_queuecursor c ON c.project_id = %s AND c.annotator_id = %s",
+            [project_id, project_id, now, project_id, user_id])
+
+
+def _state(row) -> _State:
+    seq, order_key, task_key, reopen_seq, reopen_order, reopen_task, expired, _ = row
     if order_key is None:
         order_key, task_key = START_ORDER, START_TASK
     if reopen_seq is None:
         reopen_seq, reopen_order, reopen_task = 0, SEEN_ORDER, SEEN_TASK
-    return seq or 0, (order_key, task_key), (reopen_seq, reopen_order, reopen_task)
+    return _State(seq or 0, (order_key, task_key), (reopen_seq, reopen_order, reopen_task), bool(expired))
 
 
 def _pick(where: str, params: list, order: str, keys: str) -> tuple[tuple | None, tuple | None]:
@@ -206,55 +219,101 @@ def _eligible_sql(project, user) -> tuple[str, list]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def _from_queue(project, user) -> tuple[int | None, tuple | None]:
-    """Lock the next open task for `user` from the reopened stream, then the ordinary one: (its id, the
-    statement that moves the cursor, or None when it stays); the caller runs the latter, with the lease."""
-    seq, (order_key, task_key), (r_seq, r_order, r_task) = _cursor(project.pk, user.pk)
+def _cursor_write(project, user, order: tuple, reopen: tuple) -> tuple[str, list]:
+    return (
+        "INSERT INTO tasks_queuecursor (project_id, annotator_id, order_key, task_key, reopen_seq, "
+        "reopen_order_key, reopen_task_key) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT (project_id, annotator_id) DO UPDATE SET {_CURSOR_SET}",
+        [project.pk, user.pk, *order, *reopen],
+    )
+
+
+_CURSOR_SET = ("order_key = excluded.order_key, task_key = excluded.task_key, reopen_seq = excluded.reopen_seq, "
+               "reopen_order_key = excluded.reopen_order_key, reopen_task_key = excluded.reopen_task_key")
+
+
+def _from_queue(project, user, now, state: _State) -> Lease | None:
+    """Lease the next open task for `user` from the reopened stream, then the ordinary one, moving the person's
+    cursor with it; None when nothing is left for them."""
+    order, reopen = state.order, state.reopen
     extra, extra_params = _eligible_sql(project, user)
     common = f"tasks_task.project_id = %s AND {OPEN_SQL} AND {NOT_MINE_SQL}{extra}"
     common_params = [project.pk, user.pk, *extra_params]
-    picked = None
-    new_reopen = (r_seq, r_order, r_task)
-    if seq > r_seq or (seq == r_seq and r_task != SEEN_TASK):
+    new_reopen = reopen
+    if state.seq > reopen[0] or (state.seq == reopen[0] and reopen[2] != SEEN_TASK):
         head, got = _pick(
             f"{common} AND tasks_task.reopen_seq IS NOT NULL "
             f"AND (tasks_task.reopen_seq, -tasks_task.priority, tasks_task.id) > (%s, %s, %s) "
             f"AND (-tasks_task.priority, tasks_task.id) <= (%s, %s)",
-            [*common_params, r_seq, r_order, r_task, order_key, task_key],
+            [*common_params, *reopen, *order],
             "tasks_task.reopen_seq, -tasks_task.priority, tasks_task.id",
             "tasks_task.reopen_seq, -tasks_task.priority",
         )
         if head is None:
-            new_reopen = (seq, SEEN_ORDER, SEEN_TASK)
+            new_reopen = (state.seq, SEEN_ORDER, SEEN_TASK)
         elif got is not None and got[0] == head[0]:
             new_reopen = (head[1], head[2], head[0])
         else:
             new_reopen = (head[1], head[2], head[0] - 1)
         if got is not None:
-            picked = got[0]
-    new_order = (order_key, task_key)
-    if picked is None:
-        head, got = _pick(
-            f"{common} AND (-tasks_task.priority, tasks_task.id) > (%s, %s)",
-            [*common_params, order_key, task_key],
-            "-tasks_task.priority, tasks_task.id",
-            "-tasks_task.priority",
-        )
-        if head is not None:
-            new_order = (head[1], head[0]) if got is not None and got[0] == head[0] else (head[1], head[0] - 1)
-        if got is not None:
-            picked = got[0]
-    cursor_write = None
-    if new_order != (order_key, task_key) or new_reopen != (r_seq, r_order, r_task):
-        cursor_write = (
-            "INSERT INTO tasks_queuecursor (project_id, annotator_id, order_key, task_key, reopen_seq, "
-            "reopen_order_key, reopen_task_key) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (project_id, annotator_id) DO UPDATE SET order_key = excluded.order_key, "
-            "task_key = excluded.task_key, reopen_seq = excluded.reopen_seq, "
-            "reopen_order_key = excluded.reopen_order_key, reopen_task_key = excluded.reopen_task_key",
-            [project.pk, user.pk, *new_order, *new_reopen],
-        )
-    return picked, cursor_write
+            move = _cursor_write(project, user, order, new_reopen) if new_reopen != reopen else None
+            assignment = _lease(project, user, got[0], Assignment.Kind.QUEUE, now, cursor_write=move)
+            return None if assignment is None else Lease(assignment, created=True)
+    where = f"{common} AND (-tasks_task.priority, tasks_task.id) > (%s, %s)"
+    where_params = [*common_params, *order]
+    if connection.vendor == "postgresql":
+        return _take(project, user, now, where, where_params, order, new_reopen, new_reopen != reopen)
+    head, got = _pick(where, where_params, "-tasks_task.priority, tasks_task.id", "-tasks_task.priority")
+    new_order = order
+    if head is not None:
+        new_order = (head[1], head[0]) if got is not None and got[0] == head[0] else (head[1], head[0] - 1)
+    move = (_cursor_write(project, user, new_order, new_reopen) if (new_order, new_reopen) != (order, reopen)
+            else None)
+    if got is None:
+        if move is not None:
+            fetch(*move)
+        return None
+    assignment = _lease(project, user, got[0], Assignment.Kind.QUEUE, now, cursor_write=move)
+    return None if assignment is None else Lease(assignment, created=True)
+
+
+def _take(project, user, now, where: str, params: list, order: tuple, reopen: tuple, reopen_moved: bool
+          ) -> Lease | None:
+    """PostgreSQL: the ordinary stream's pick, the lease, its slot and the cursor's move in one statement.
+
+    `head` is the first candidate past the cursor, `got` the first this transaction could lock (SKIP LOCKED;
+    PostgreSQL re-checks the candidate's open condition once it holds the lock). The cursor moves to `head` if
+    this call leased it, else to just before it, so a task locked by someone else is looked at again."""
+    base = (f"SELECT tasks_task.id, -tasks_task.priority AS ord FROM tasks_task WHERE {where} "
+            f"ORDER BY -tasks_task.priority, tasks_task.id LIMIT 1")
+    expires = now + timedelta(seconds=project.settings["lease_seconds"])
+    status = status_sql(in_flight="tasks_task.in_flight + 1")
+    lease_cols, task_cols = columns(Assignment, "lease"), columns(Task, "slot")
+    rows = fetch(
+        f"WITH head AS ({base}), got AS ({base} FOR UPDATE SKIP LOCKED), "
+        "lease AS (INSERT INTO tasks_assignment (organization_id, project_id, task_id, annotator_id, status, kind, "
+        "leased_at, expires_at) SELECT %s, %s, got.id, %s, 'active', 'queue', %s, %s FROM got "
+        "ON CONFLICT (task_id, annotator_id) DO UPDATE SET status = 'active', kind = excluded.kind, "
+        "leased_at = excluded.leased_at, expires_at = excluded.expires_at, ended_at = NULL "
+        "WHERE tasks_assignment.status IN ('released', 'expired') RETURNING *), "
+        f"slot AS (UPDATE tasks_task SET in_flight = in_flight + 1, status = {status}, updated_at = %s "
+        "WHERE id = (SELECT task_id FROM lease) RETURNING *), "
+        "moved AS (INSERT INTO tasks_queuecursor (project_id, annotator_id, order_key, task_key, reopen_seq, "
+        "reopen_order_key, reopen_task_key) SELECT %s, %s, COALESCE(head.ord, %s), "
+        "COALESCE(CASE WHEN got.id = head.id THEN head.id ELSE head.id - 1 END, %s), %s, %s, %s "
+        "FROM (SELECT 1 AS one) x LEFT JOIN head ON true LEFT JOIN got ON true WHERE head.id IS NOT NULL OR %s "
+        f"ON CONFLICT (project_id, annotator_id) DO UPDATE SET {_CURSOR_SET}) "
+        f"SELECT {lease_cols.sql}, {task_cols.sql}, "
+        "EXISTS (SELECT 1 FROM tasks_prediction r WHERE r.task_id = slot.id) FROM lease JOIN slot ON slot.id = "
+        "lease.task_id",
+        [*params, *params, project.organization_id, project.pk, user.pk, now, expires, now,
+         project.pk, user.pk, *order, *reopen, reopen_moved],
+    )
+    if not rows:
+        return None
+    assignment = lease_cols.build(rows[0])
+    assignment.task = task_cols.build(rows[0], lease_cols.width)
+    return Lease(assignment, created=True, has_predictions=rows[0][-1])
 
 
 def _lease(project, user, task_id: int, kind: str, now, *, slot_taken: bool = False,
@@ -314,15 +373,19 @@ def _lease_stepwise(project, user, task_id, kind, now, expires, slot_taken, curs
     return Assignment.objects.select_related("task").get(pk=rows[0][0])
 
 
-def _held(project_id: int, user_id: int) -> tuple[Assignment | None, Assignment | None]:
-    """(the person's active lease, their first pin) in the project, each with its task; one statement."""
+def _held_sql(project_id: int, user_id: int) -> tuple[str, list]:
+    """The person's active lease and their first pin in the project, each with its task."""
     a, t = columns(Assignment, "a"), columns(Task, "t")
     first = ("(SELECT id FROM tasks_assignment WHERE project_id = %s AND annotator_id = %s AND status = '{}' "
              "ORDER BY id LIMIT 1)")
-    rows = fetch(f"SELECT a.status = 'pinned', {a.sql}, {t.sql} FROM tasks_assignment a "
-                  f"JOIN tasks_task t ON t.id = a.task_id "
-                  f"WHERE a.id IN ({first.format('active')}, {first.format('pinned')})",
-                  [project_id, user_id, project_id, user_id])
+    return (f"SELECT a.status = 'pinned', {a.sql}, {t.sql} FROM tasks_assignment a "
+            f"JOIN tasks_task t ON t.id = a.task_id "
+            f"WHERE a.id IN ({first.format('active')}, {first.format('pinned')})",
+            [project_id, user_id, project_id, user_id])
+
+
+def _held(rows) -> tuple[Assignment | None, Assignment | None]:
+    a, t = columns(Assignment, "a"), columns(Task, "t")
     held = {False: None, True: None}
     for row in rows:
         assignment = a.build(row, 1)
@@ -344,19 +407,25 @@ def _from_pin(project, pin: Assignment | None, now) -> Assignment | None:
 def next_task(*, project, user) -> Lease | None:
     """The caller's lease: their active one, else a pinned task, a source's task (gold, exam), else the queue."""
     now = timezone.now()
-    _lock_person(project.pk, user.pk)
-    # Read together; the sweep below ends only active leases past expiry, so it cannot change the pin.
-    current, pin = _held(project.pk, user.pk)
+    reads = [_held_sql(project.pk, user.pk), _state_sql(project.pk, user.pk, now)]
+    if connection.vendor == "postgresql":  # the person's lock, then the reads: one round trip, BEGIN included
+        _, held, state = fetch_many([_person_lock(project.pk, user.pk), *reads])
+    else:
+        held, state = (fetch(*statement) for statement in reads)
+    current, pin = _held(held)
     if current is not None:
         if current.expires_at <= now:  # expired but not yet swept: the slot is still theirs, renew it
             current.expires_at = now + timedelta(seconds=project.settings["lease_seconds"])
             Assignment.objects.filter(pk=current.pk).update(expires_at=current.expires_at)
         return Lease(current, created=False)
-    expired = leases_expire(project_id=project.pk, now=now)
-    if expired:
-        from .events import leases_expired_notify
+    state = _state(state[0])
+    if state.expired:  # the sweep ends only active leases past expiry, so it cannot change the pin
+        expired = leases_expire(project_id=project.pk, now=now)
+        if expired:
+            from .events import leases_expired_notify
 
-        leases_expired_notify(expired)
+            leases_expired_notify(expired)
+            state = _state(fetch(*_state_sql(project.pk, user.pk, now))[0])  # tasks may have reopened
     pinned = _from_pin(project, pin, now)
     if pinned is not None:
         return Lease(pinned, created=True)
@@ -364,18 +433,12 @@ def next_task(*, project, user) -> Lease | None:
         assignment = _lease(project, user, offer.task_id, offer.kind, now)
         if assignment is not None:
             return Lease(assignment, created=True)
-    task_id, cursor_write = _from_queue(project, user)
-    if task_id is None:
-        if cursor_write is not None:
-            fetch(*cursor_write)
-        return None
-    assignment = _lease(project, user, task_id, Assignment.Kind.QUEUE, now, cursor_write=cursor_write)
-    if assignment is None:
-        return None
-    from .events import task_leased
+    lease = _from_queue(project, user, now, state)
+    if lease is not None:
+        from .events import task_leased
 
-    task_leased(assignment.task)
-    return Lease(assignment, created=True)
+        task_leased(lease.assignment.task)
+    return lease
 
 
 def leases_expire_and_notify(*, batches: int = 100) -> int:

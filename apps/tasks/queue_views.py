@@ -30,9 +30,10 @@ LeaseOut = inline_serializer("Lease", {
 })
 
 
-def lease_body(assignment) -> dict:
+def lease_body(assignment, *, has_predictions: bool = True) -> dict:
     project, task = assignment.project, assignment.task
-    predictions = best_predictions(task.pk) if project.settings.get("show_predictions", True) else []
+    show = has_predictions and project.settings.get("show_predictions", True)
+    predictions = best_predictions(task.pk) if show else []
     return {
         "assignment": {"id": assignment.pk, "expires_at": assignment.expires_at, "status": assignment.status},
         "task": {"id": task.pk, "data": task.data, "predictions": PredictionSerializer(predictions, many=True).data},
@@ -68,7 +69,7 @@ class NextView(OrgAPIView):
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         lease.assignment.project = project
-        return Response(lease_body(lease.assignment))
+        return Response(lease_body(lease.assignment, has_predictions=lease.has_predictions))
 
 
 class SubmitIn(serializers.Serializer):
