@@ -29,7 +29,7 @@ def _client_ip(request) -> str:
         return ""
 
 
-def record(
+def event_for(
     *,
     action: str,
     organization=None,
@@ -42,11 +42,8 @@ def record(
     request=None,
     via: str = "",
 ) -> AuditEvent:
-    """Append one event to the organization's trail (or the platform's when organization is None).
-
-    One INSERT, no lock: events are chained later by the sealer, so auditing every submit never
-    serializes writers. Call it inside the transaction of the change it records.
-    """
+    """The event record() appends, with its digest, not yet stored: for a write path that inserts it in its own
+    statement (`insert_sql`), inside the transaction of the change it records."""
     if request is not None and not via:
         token = getattr(request, "auth", None)
         via = getattr(token, "prefix", "") or ""
@@ -67,9 +64,25 @@ def record(
         ip=_client_ip(request),
     )
     event.digest = event_digest(event)
+    return event
+
+
+def insert_sql(event: AuditEvent) -> tuple[str, list]:
+    """`INSERT ... RETURNING id` of an event from event_for(), and its parameters."""
     sql, fields = _insert_sql()
+    return sql, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+
+
+def record(**event) -> AuditEvent:
+    """Append one event (event_for's arguments) to the organization's trail (or the platform's when organization is
+    None).
+
+    One INSERT, no lock: events are chained later by the sealer, so auditing every submit never
+    serializes writers. Call it inside the transaction of the change it records.
+    """
+    event = event_for(**event)
     with connection.cursor() as cursor:  # the ORM's save() cost more than the INSERT itself, on every submit
-        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields])
+        cursor.execute(*insert_sql(event))
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
     return event

@@ -38,11 +38,12 @@ def columns(model, alias: str) -> Columns:
 
 
 class Insert:
-    """`INSERT INTO <model's table> (<every concrete column but an auto primary key>) VALUES (...)`."""
+    """`INSERT INTO <model's table> (<every concrete column but an auto primary key, unless with_pk>) VALUES
+    (...)`."""
 
-    def __init__(self, model):
+    def __init__(self, model, with_pk: bool = False):
         meta = model._meta
-        self.fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+        self.fields = [f for f in meta.concrete_fields if with_pk or not (f.primary_key and f.db_returning)]
         self.sql = (f'INSERT INTO "{meta.db_table}" ({", ".join(chr(34) + f.column + chr(34) for f in self.fields)}) '
                     f'VALUES ({", ".join(["%s"] * len(self.fields))})')
 
@@ -60,8 +61,8 @@ class Insert:
 
 
 @cache
-def insert(model) -> Insert:
-    return Insert(model)
+def insert(model, with_pk: bool = False) -> Insert:
+    return Insert(model, with_pk)
 
 
 def _server_cursor(db, raw=None):

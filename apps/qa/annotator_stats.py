@@ -6,6 +6,8 @@ Each event updates two rows: the annotator's in the project and their organizati
 from django.db import connection
 from django.utils import timezone
 
+from apps.orgs.rows import fetch
+
 from .models import AnnotatorStats
 from .statistics import wilson_interval
 
@@ -31,19 +33,21 @@ def stats_add(*, organization_id: int, project_id: int, annotator_id: int, reset
     names = ", ".join(["organization_id", "project_id", "annotator_id", *columns, *_defaults(columns), "updated_at"])
     values_one = ", ".join(["%s"] * (3 + len(columns) + len(_defaults(columns)) + 1))
     fields = [f.column for f in AnnotatorStats._meta.concrete_fields]
-    with connection.cursor() as cursor:
-        for scope, conflict in ((project_id, "(project_id, annotator_id) WHERE project_id IS NOT NULL"),
-                                (None, "(organization_id, annotator_id) WHERE project_id IS NULL")):
-            params = [organization_id, scope, annotator_id, *(deltas[c] for c in columns),
-                      *_default_values(columns), now]
-            returning = f" RETURNING {', '.join(fields)}" if scope is not None else ""
-            cursor.execute(
-                f"INSERT INTO qa_annotatorstats ({names}) VALUES ({values_one}) "
-                f"ON CONFLICT {conflict} DO UPDATE SET {', '.join(sets)}{returning}",
-                params,
-            )
-            if scope is not None:
-                row = cursor.fetchone()
+    upserts, params = [], []
+    for scope, conflict in ((project_id, "(project_id, annotator_id) WHERE project_id IS NOT NULL"),
+                            (None, "(organization_id, annotator_id) WHERE project_id IS NULL")):
+        params += [organization_id, scope, annotator_id, *(deltas[c] for c in columns), *_default_values(columns),
+                   now]
+        returning = f" RETURNING {', '.join(fields)}" if scope is not None else ""
+        upserts.append(f"INSERT INTO qa_annotatorstats ({names}) VALUES ({values_one}) "
+                       f"ON CONFLICT {conflict} DO UPDATE SET {', '.join(sets)}{returning}")
+    if connection.vendor == "postgresql":  # both rows in one statement: this is every submit
+        row = fetch(f"WITH project_row AS ({upserts[0]}), organization_row AS ({upserts[1]}) "
+                    f"SELECT {', '.join(fields)} FROM project_row", params)[0]
+    else:
+        half = len(params) // 2
+        row = fetch(upserts[0], params[:half])[0]
+        fetch(upserts[1], params[half:])
     return AnnotatorStats.from_db(connection.alias, fields, row)
 
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.audit.services import record
+from apps.audit.services import event_for, insert_sql, record
 from apps.orgs.errors import ApiError, Conflict
 from apps.orgs.rows import columns, fetch, insert
 from apps.projects.label_spec import SchemaMismatch, compile_spec, validate_result
@@ -56,20 +56,27 @@ def needs_review(project, task_id: int, author_id: int | None) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < float(policy["fraction"])
 
 
-def _count_annotation(task_id: int, now, *, slot: bool) -> Task:
-    """One more annotation on the task (and, from a lease, one slot fewer in flight); the new status."""
+def _count_sql(*, slot: bool, submitted_now: bool, returning: str) -> str:
+    """One more annotation on the task `%s` (and, from a lease, one slot fewer in flight), with its new status."""
     in_flight = "in_flight - 1" if slot else "in_flight"
     status = status_sql(count="tasks_task.annotations_count + 1", in_flight=f"tasks_task.{in_flight}",
-                        keep_rejected=False)
-    cols = columns(Task, "tasks_task")
-    rows = fetch(f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
-                  f"status = {status}, updated_at = %s WHERE id = %s RETURNING {cols.sql}", [now, task_id])
-    return cols.build(rows[0])
+                        keep_rejected=False, submitted_now=submitted_now)
+    return (f"UPDATE tasks_task SET annotations_count = annotations_count + 1, in_flight = {in_flight}, "
+            f"status = {status}, updated_at = %s WHERE id = %s RETURNING {returning}")
 
 
-def _create(*, task, project, author, result, lead_time_ms, source, status, idempotency_key, now,
-            model_version="", reason="submitted", submits: Assignment | None = None) -> Annotation:
-    """The annotation and its version 1 (and, for a lease, `submits` marked submitted with it)."""
+# A new annotation's id, taken in the statement that locks what it is made from (PostgreSQL), so that the audit
+# event, whose digest covers the id, goes into the same statement as the annotation.
+NEXT_ANNOTATION_ID = "nextval(pg_get_serial_sequence('tasks_annotation', 'id'))"
+
+
+def _create(*, task, project, author, result, lead_time_ms, source, status, idempotency_key, now, audit: dict,
+            count: bool, slot: bool = False, annotation_id: int | None = None, model_version="",
+            reason="submitted", submits: Assignment | None = None) -> tuple[Annotation, Task]:
+    """The annotation and its version 1; its task counted if `count` (one slot fewer in flight if the lease held
+    one: `slot`); for a lease, `submits` marked submitted with it; and its audit event (`audit`: event_for()'s
+    arguments but object_id). Returns the annotation and its task as stored now. PostgreSQL: one statement, with
+    `annotation_id` from NEXT_ANNOTATION_ID."""
     annotation = Annotation(
         organization_id=task.organization_id, project_id=task.project_id, task=task, author=author,
         model_version=model_version, result=result, version=1, schema_version=project.schema_version,
@@ -78,6 +85,8 @@ def _create(*, task, project, author, result, lead_time_ms, source, status, idem
     )
     version = AnnotationVersion(annotation_id=0, version=1, result=result, schema_version=project.schema_version,
                                 author=author, reason=reason, source=source, created_at=now)
+    submitted_now = status == Annotation.Status.SUBMITTED
+    cols = columns(Task, "tasks_task")
     if connection.vendor != "postgresql":  # SQLite: no data-modifying CTEs
         annotation.save(force_insert=True)
         version.annotation = annotation
@@ -86,39 +95,57 @@ def _create(*, task, project, author, result, lead_time_ms, source, status, idem
             Assignment.objects.filter(pk=submits.pk).update(
                 status=Assignment.Status.SUBMITTED, annotation=annotation, ended_at=now, draft=None,
                 draft_saved_at=None)
-        return annotation
-    # One statement instead of three (four with the lease): this is every submit and attach.
+        if count:
+            task = cols.build(fetch(_count_sql(slot=slot, submitted_now=submitted_now, returning=cols.sql),
+                                    [now, task.pk])[0])
+        record(object_id=annotation.pk, **audit)
+        return annotation, task
+    # Every submit and attach: one statement instead of five (six with the lease).
+    annotation.pk = annotation_id
     version_insert = insert(AnnotationVersion)
-    sql = (f"WITH made AS ({insert(Annotation).sql} RETURNING id), "
-           f"v AS ({version_insert.select_sql('made', {'annotation_id': 'made.id'})})")
-    params = [*insert(Annotation).params(annotation), *version_insert.params(version, skip={"annotation_id"})]
+    event_sql, event_params = insert_sql(event_for(object_id=annotation_id, **audit))
+    sql = (f"WITH made AS ({insert(Annotation, with_pk=True).sql} RETURNING id), "
+           f"v AS ({version_insert.select_sql('made', {'annotation_id': 'made.id'})}), "
+           f"e AS ({event_sql})")
+    params = [*insert(Annotation, with_pk=True).params(annotation),
+              *version_insert.params(version, skip={"annotation_id"}), *event_params]
     if submits is not None:
-        sql += (", s AS (UPDATE tasks_assignment SET status = 'submitted', annotation_id = (SELECT id FROM made), "
-                "ended_at = %s, draft = NULL, draft_saved_at = NULL WHERE id = %s)")
-        params += [now, submits.pk]
-    annotation.pk = fetch(f"{sql} SELECT id FROM made", params)[0][0]
+        sql += (", s AS (UPDATE tasks_assignment SET status = 'submitted', annotation_id = %s, ended_at = %s, "
+                "draft = NULL, draft_saved_at = NULL WHERE id = %s)")
+        params += [annotation_id, now, submits.pk]
+    if count:
+        counted = columns(Task, "counted")
+        sql += (f", counted AS ({_count_sql(slot=slot, submitted_now=submitted_now, returning=cols.sql)}) "
+                f"SELECT {counted.sql} FROM counted")
+        params += [now, task.pk]
+        task = counted.build(fetch(sql, params)[0])
+    else:
+        fetch(f"{sql} SELECT 1", params)
     annotation._state.adding, annotation._state.db = False, DEFAULT_DB_ALIAS
-    return annotation
+    return annotation, task
 
 
-def _lock_lease(assignment: Assignment) -> Assignment:
+def _lock_lease(assignment: Assignment) -> tuple[Assignment, int | None]:
     """Lock the task row, then the assignment's (the expiry sweep's order, so the two never deadlock); the
-    assignment as stored now, its task (from `assignment`, whose data does not change) with current counters."""
+    assignment as stored now, its task (from `assignment`, whose data does not change) with current counters;
+    and, on PostgreSQL, the id the annotation of a submit will have."""
     a = columns(Assignment, "a")
     counters = "t.annotations_count, t.in_flight, t.target_annotations"
     if connection.vendor == "postgresql":
         # The CTE locks the task as the join reads it, before the outer FOR UPDATE locks the joined row's lease.
         sql = (f"WITH t AS MATERIALIZED (SELECT id, annotations_count, in_flight, target_annotations "
                f"FROM tasks_task WHERE id = %s FOR UPDATE) "
-               f"SELECT {counters}, {a.sql} FROM t, tasks_assignment a WHERE a.id = %s FOR UPDATE OF a")
+               f"SELECT {counters}, {a.sql}, {NEXT_ANNOTATION_ID} FROM t, tasks_assignment a WHERE a.id = %s "
+               f"FOR UPDATE OF a")
     else:  # SQLite: the IMMEDIATE transaction already serializes writers
-        sql = f"SELECT {counters}, {a.sql} FROM tasks_task t, tasks_assignment a WHERE t.id = %s AND a.id = %s"
+        sql = (f"SELECT {counters}, {a.sql}, NULL FROM tasks_task t, tasks_assignment a "
+               f"WHERE t.id = %s AND a.id = %s")
     row = fetch(sql, [assignment.task_id, assignment.pk])[0]
     locked = a.build(row, 3)
     task = assignment.task
     task.annotations_count, task.in_flight, task.target_annotations = row[:3]
     locked.task, locked.project = task, assignment.project
-    return locked
+    return locked, row[-1]
 
 
 def _replayed(actor, idempotency_key: str) -> Annotation | None:
@@ -151,7 +178,7 @@ def assignment_submit(*, assignment: Assignment, actor, result, lead_time_ms: in
 @transaction.atomic
 def _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, request):
     now = timezone.now()
-    assignment = _lock_lease(assignment)
+    assignment, annotation_id = _lock_lease(assignment)
     task = assignment.task
     if assignment.status == Assignment.Status.SUBMITTED:
         return assignment.annotation, False
@@ -166,18 +193,17 @@ def _submit(assignment, project, actor, result, lead_time_ms, idempotency_key, r
     # Gold and exam work passes the same review gate as the rest: an annotation's status, or a review decision
     # arriving, must not tell an annotator which task was gold. (Training shows its answers anyway.)
     review = assignment.kind != Assignment.Kind.TRAINING and needs_review(project, task.pk, actor.pk)
-    annotation = _create(
+    annotation, task = _create(
         task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms,
         source=Annotation.Source.HUMAN, idempotency_key=idempotency_key, now=now,
         status=Annotation.Status.SUBMITTED if review else Annotation.Status.ACCEPTED, submits=assignment,
+        count=counts, slot=held, annotation_id=annotation_id,
+        audit={"action": "annotation.submit", "organization": task.organization_id, "actor": actor,
+               "object_type": "annotation", "request": request,
+               "data": {"task": task.pk, "assignment": assignment.pk, "late": not held}},
     )
-    if counts:
-        task = _count_annotation(task.pk, now, slot=held)
     assignment.status, assignment.annotation = Assignment.Status.SUBMITTED, annotation
     assignment.ended_at, assignment.draft, assignment.draft_saved_at = now, None, None
-    record(action="annotation.submit", organization=task.organization_id, actor=actor, object_type="annotation",
-           object_id=annotation.pk, data={"task": task.pk, "assignment": assignment.pk, "late": not held},
-           request=request)
     annotation.task, annotation.project = task, project  # receivers read the counters as they now are
     signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=assignment, actor=actor)
     events.annotation_created(annotation, task)
@@ -461,26 +487,28 @@ def _attach(task, actor, result, lead_time_ms, model_version, idempotency_key, r
     checked_result(project, result, task.data)
     now = timezone.now()
     # Lock the row (counters move below). Of what may have changed since the view read it, only is_gold decides
-    # anything here; the counters come back fresh from _count_annotation.
-    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    task.is_gold = bool(fetch(f"SELECT is_gold FROM tasks_task WHERE id = %s{lock}", [task.pk])[0][0])
+    # anything here; the counters come back fresh from the statement that counts the annotation.
+    if connection.vendor == "postgresql":
+        is_gold, annotation_id = fetch(f"SELECT is_gold, {NEXT_ANNOTATION_ID} FROM tasks_task WHERE id = %s "
+                                       f"FOR UPDATE", [task.pk])[0]
+    else:
+        is_gold, annotation_id = fetch("SELECT is_gold, NULL FROM tasks_task WHERE id = %s", [task.pk])[0]
+    task.is_gold = bool(is_gold)
     replay = _replayed(actor, idempotency_key)
     if replay is not None:
         return replay, False
     if task.is_gold:
         raise ApiError("this is a gold task: its answer is set through the gold route, not attached",
                        details={"task": ["is a gold task"]})
-    annotation = _create(
-        task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms,
-        source=Annotation.Source.MODEL if model_version else Annotation.Source.HUMAN,
+    source = Annotation.Source.MODEL if model_version else Annotation.Source.HUMAN
+    annotation, task = _create(
+        task=task, project=project, author=actor, result=result, lead_time_ms=lead_time_ms, source=source,
         status=Annotation.Status.ACCEPTED, idempotency_key=idempotency_key, now=now,
-        model_version=model_version or "", reason="attached",
+        model_version=model_version or "", reason="attached", count=True, annotation_id=annotation_id,
+        audit={"action": "annotation.create", "organization": task.organization_id, "actor": actor,
+               "object_type": "annotation", "after": result, "request": request,
+               "data": {"task": task.pk, "source": source, "model_version": model_version or ""}},
     )
-    task = _count_annotation(task.pk, now, slot=False)
-    record(action="annotation.create", organization=task.organization_id, actor=actor, object_type="annotation",
-           object_id=annotation.pk, after=result,
-           data={"task": task.pk, "source": annotation.source, "model_version": annotation.model_version},
-           request=request)
     annotation.task, annotation.project = task, project  # receivers read the counters as they now are
     signals.annotation_submitted.send(sender=Annotation, annotation=annotation, assignment=None, actor=actor)
     events.annotation_created(annotation, task)

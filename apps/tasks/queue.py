@@ -50,10 +50,11 @@ SWEEP_BATCH = 50
 
 
 def status_sql(*, count: str = "annotations_count", in_flight: str = "in_flight",
-               target: str = "target_annotations", keep_rejected: bool = True) -> str:
-    """The task lifecycle as one SQL expression over the values a statement is about to write."""
-    awaiting = ("EXISTS (SELECT 1 FROM tasks_annotation wr WHERE wr.task_id = tasks_task.id "
-                "AND wr.status = 'submitted')")
+               target: str = "target_annotations", keep_rejected: bool = True, submitted_now: bool = False) -> str:
+    """The task lifecycle as one SQL expression over the values a statement is about to write (`submitted_now`:
+    the same statement adds an annotation that waits for review, which its own subqueries cannot see)."""
+    awaiting = "TRUE" if submitted_now else ("EXISTS (SELECT 1 FROM tasks_annotation wr WHERE "
+                                              "wr.task_id = tasks_task.id AND wr.status = 'submitted')")
     reviewing = ("EXISTS (SELECT 1 FROM tasks_review rv JOIN tasks_annotation ra ON ra.id = rv.annotation_id "
                  "WHERE ra.task_id = tasks_task.id AND rv.status = 'active')")
     rejected = "WHEN tasks_task.status = 'rejected' THEN 'rejected' " if keep_rejected else ""

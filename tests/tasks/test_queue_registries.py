@@ -102,4 +102,4 @@ def test_next_and_submit_query_counts_do_not_grow_with_the_project(tenant, as_ro
         assert submit(client, lease).status_code == 201
 
 
-QUERIES = {"next": 8, "submit": 10}
+QUERIES = {"next": 8, "submit": 7}
