@@ -7,8 +7,17 @@ come back as ordinary model instances (converters applied, `_state` as the ORM s
 
 from functools import cache
 
+import psycopg._queries
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+
+# psycopg converts a statement's %s placeholders and keeps the result only for statements under 4,096 characters
+# and 50 parameters; the hot ones (a lease with its task's columns, an annotation with its version and audit event)
+# are longer, and were converted anew on every call (a few tenths of a millisecond each). The cache is a 128-entry
+# LRU whatever the sizes.
+if hasattr(psycopg._queries, "MAX_CACHED_STATEMENT_LENGTH"):
+    psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_STATEMENT_LENGTH, 32768)
+    psycopg._queries.MAX_CACHED_STATEMENT_PARAMS = max(psycopg._queries.MAX_CACHED_STATEMENT_PARAMS, 200)
 
 
 class Columns:

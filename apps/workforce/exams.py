@@ -86,6 +86,14 @@ def project_exams(project_id: int) -> list[ExamInfo]:
     return [ExamInfo(*row) for row in found]
 
 
+def exams_for(project) -> list[ExamInfo]:
+    """project_exams(), asked once per project object (a `next` asks for the exams' tasks and for its gate)."""
+    found = project.__dict__.get("_workforce_exams")
+    if found is None:
+        found = project.__dict__["_workforce_exams"] = project_exams(project.pk)
+    return found
+
+
 def exam_task_ids(project_id: int) -> list[int]:
     """The tasks of the project's active exams and training sets (cached with them)."""
     return [task_id for exam in project_exams(project_id) for task_id in exam.task_ids]
@@ -386,7 +394,7 @@ class ExamSource:
     priority = 10  # before the gold mix: an exam in progress is finished first
 
     def offer(self, *, project, user, now) -> Offer | None:
-        exams = project_exams(project.pk)
+        exams = exams_for(project)
         if not exams:
             return None  # the common case: no query at all
         found = standings(project, user, exams)
@@ -426,7 +434,7 @@ class ExamGate:
     @staticmethod
     def _only(project, user) -> list[int] | None:
         """The only tasks the person may be served while a required exam is pending, else None (no limit)."""
-        required = [e for e in project_exams(project.pk) if e.kind == Exam.Kind.EXAM and e.required]
+        required = [e for e in exams_for(project) if e.kind == Exam.Kind.EXAM and e.required]
         if not required:
             return None
         pending = [s.exam for s in standings(project, user, required) if not s.qualified]
