@@ -124,3 +124,16 @@ def test_audit_filters_by_actor_and_time(tenant, as_role):
     everything = as_role("owner").get(f"/api/v1/audit?actor_id={manager.pk}&page_size=1000").json()["results"]
     assert everything and {e["actor"] for e in everything} == {manager.pk}
     assert as_role("owner").get("/api/v1/audit?since=2999-01-01T00:00:00Z").json()["results"] == []
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=2"])
+def test_json_is_answered_to_any_client_that_takes_it(tenant, as_role, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = as_role("viewer").get("/api/v1/me", **headers)
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["role"] == "viewer"
+
+
+def test_a_client_that_takes_no_json_is_406(tenant, as_role):
+    response = as_role("viewer").get("/api/v1/me", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406 and response.json()["error"]["code"] == "not_acceptable"
