@@ -77,6 +77,9 @@ if os.environ.get("FORWARDED_ALLOW_IPS"):
 
     application = wrap_wsgi_with_proxy_headers(application, os.environ["FORWARDED_ALLOW_IPS"].strip())
 
+from django.urls import get_resolver  # noqa: E402
+
 from config.heap import freeze_startup_heap  # noqa: E402
 
+get_resolver().url_patterns  # noqa: B018 - the views' modules, imported now so that the freeze below keeps them
 freeze_startup_heap()
